@@ -1,0 +1,67 @@
+// Starts one server under test with the probe preloaded, learns its port from its JSON log
+// line, and keeps draining its output (a full stdout pipe would block a synchronous logger
+// and distort the measurement).
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { call } from './ipc.js'
+import { stop, track } from './children.js'
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url))
+const probe = pathToFileURL(fileURLToPath(new URL('./probe.js', import.meta.url))).href
+
+export function startServer({ script, args = [], env, startTimeoutMs = 15000 }) {
+  const child = track(
+    spawn(process.execPath, ['--expose-gc', '--import', probe, script, ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    }),
+  )
+  const log = { tail: [], problems: 0, problemSamples: [], stderr: [] }
+  const remember = (list, line, max) => {
+    list.push(line)
+    if (list.length > max) list.shift()
+  }
+
+  return new Promise((resolve, reject) => {
+    let port = null
+    const timer = setTimeout(() => fail(new Error(`no listening port logged within ${startTimeoutMs} ms`)), startTimeoutMs)
+    const fail = (err) => {
+      clearTimeout(timer)
+      child.kill('SIGKILL')
+      const detail = [...log.tail, ...log.stderr].slice(-10).join('\n')
+      reject(new Error(`${script}: ${err.message}${detail ? `\n--- last output ---\n${detail}` : ''}`))
+    }
+    child.once('error', fail)
+    child.once('exit', (code, signal) => {
+      if (port === null) fail(new Error(`exited (${signal ?? code}) before listening`))
+    })
+    createInterface({ input: child.stderr }).on('line', (line) => remember(log.stderr, line, 20))
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      remember(log.tail, line, 20)
+      let entry = null
+      try {
+        entry = JSON.parse(line)
+      } catch {
+        return
+      }
+      // pino levels: 40 = warn, 50 = error, 60 = fatal. Worth reporting, not fatal here.
+      if (typeof entry?.level === 'number' && entry.level >= 40) {
+        log.problems++
+        if (log.problemSamples.length < 5) log.problemSamples.push(line.slice(0, 300))
+      }
+      if (port === null && typeof entry?.port === 'number') {
+        port = entry.port
+        clearTimeout(timer)
+        resolve({
+          child,
+          port,
+          log,
+          usage: (gc = false) => call(child, { probe: 'usage', gc }, 30000),
+          stop: () => stop(child),
+        })
+      }
+    })
+  })
+}

@@ -1,0 +1,73 @@
+import cors from '@fastify/cors'
+import Fastify, {
+  LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { Config } from './config.js'
+import { clearerMessages, fastifyCodes, RouteNotFoundError } from './errors.js'
+import { Hub } from './hub.js'
+import { createMetrics } from './metrics.js'
+import { eventsRoutes } from './routes/events.js'
+import { notifyRoutes } from './routes/notify.js'
+import { opsRoutes } from './routes/ops.js'
+import { versionRoutes } from './routes/version.js'
+import { schemaErrorFormatter } from './schema-errors.js'
+import type { Store } from './store/store.js'
+
+export interface AppOptions {
+  config: Config
+  store: Store
+  /** Fastify's `logger` option; tests pass `false`. */
+  logger?: FastifyServerOptions['logger'] | FastifyBaseLogger
+}
+
+/**
+ * Builds the sidecar from config and store. It never listens: `main.ts` binds the port, and
+ * tests build as many apps as they like. Closing the app ends every stream and timer it made;
+ * the store belongs to the caller.
+ */
+export async function buildApp({ config, store, logger = false }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(typeof logger === 'object' && logger !== null && 'child' in logger ? { loggerInstance: logger } : { logger }),
+    // Thousands of streams connect and reconnect; one log line each is noise, not insight.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Unknown fields are refused, not silently dropped, and "true" is not a boolean.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    schemaErrorFormatter,
+    // Ends idle keep-alive connections on close, so shutdown does not wait for them.
+    forceCloseConnections: 'idle',
+  })
+
+  const hub = new Hub(config.keepaliveMs)
+  const metrics = createMetrics(hub)
+  store.onChange((deploy) => {
+    const start = process.hrtime.bigint()
+    hub.broadcast(deploy)
+    metrics.recordBroadcast(deploy.app, Number(process.hrtime.bigint() - start) / 1e9)
+  })
+  // Streams never finish by themselves; end them first so the server can close.
+  app.addHook('preClose', async () => hub.close())
+
+  // Only JSON bodies are accepted anywhere; text/plain would otherwise reach the schema as a string.
+  app.removeContentTypeParser('text/plain')
+
+  await app.register(cors, {
+    origin: config.corsOrigins === '*' ? '*' : config.corsOrigins,
+    methods: ['GET', 'HEAD'],
+  })
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500
+    if (status >= 500 && !error.code?.startsWith('DN_ERR')) request.log.error({ err: error }, 'request failed')
+    const code = fastifyCodes[error.code] ?? (error.code?.startsWith('DN_ERR') ? error.code : 'DN_ERR_INTERNAL')
+    const message = code === 'DN_ERR_INTERNAL' && status >= 500 ? 'internal error' : (clearerMessages[code] ?? error.message)
+    return reply.code(status).send({ error: code, message })
+  })
+  app.setNotFoundHandler((request) => {
+    throw new RouteNotFoundError(request.method, request.url.split('?')[0])
+  })
+
+  await app.register(eventsRoutes, { config, store, hub })
+  await app.register(notifyRoutes, { config, store, hub })
+  await app.register(versionRoutes, { store })
+  await app.register(opsRoutes, { metrics })
+  return app
+}

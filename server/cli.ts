@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs'
+import { serve, StartError } from './commands/serve.js'
+import { UsageError } from './commands/usage.js'
+
+const help = `Usage: deploy-notify <command> [options]
+
+Commands:
+  serve     run the sidecar (see: deploy-notify serve --help)
+  notify    announce a deploy from CI (see: deploy-notify notify --help)
+
+Options:
+  -h, --help     show this help
+  -v, --version  print the version
+`
+
+/** Runs one command; resolves to the process exit code (or never, for a running server). */
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv
+  switch (command) {
+    case 'serve':
+      await serve(args, process.env)
+      return 0
+    case 'notify': {
+      const { notify } = await import('./commands/notify.js')
+      return notify(args, process.env)
+    }
+    case '-v':
+    case '--version': {
+      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+      process.stdout.write(`${pkg.version}\n`)
+      return 0
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(help)
+      return command === undefined ? 2 : 0
+    default:
+      throw new UsageError(`unknown command "${command}"\n\n${help}`)
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    const known = error instanceof UsageError || error instanceof StartError
+    process.stderr.write(`deploy-notify: ${known ? (error as Error).message : String((error as Error).stack ?? error)}\n`)
+    process.exitCode = error instanceof UsageError ? 2 : 1
+  },
+)

@@ -1,0 +1,54 @@
+import { parseArgs } from 'node:util'
+import { ConfigError, flagName, loadConfig, settingNames, type SettingName } from '../config.js'
+import { closeOnSignals, startSidecar } from '../main.js'
+import { StoreError } from '../store/store.js'
+import { UsageError } from './usage.js'
+
+export const serveHelp = `Usage: deploy-notify serve [options]
+
+Runs the sidecar. Every option is also read from the environment variable of the same name
+in upper case (--keepalive-ms = KEEPALIVE_MS); a flag overrides the variable.
+
+  --port N              listen port; 0 = any free port (default 8080)
+  --host ADDRESS        listen address (default 0.0.0.0)
+  --notify-token TOKEN  bearer token for POST /notify, at least 16 characters
+                        (default unset: notify from loopback only; prefer the variable)
+  --cors-origins LIST   comma-separated origins allowed to subscribe (default *)
+  --keepalive-ms N      interval of keepalive comments (default 15000)
+  --retry-ms N          reconnection delay hinted to browsers (default 3000)
+  --data-dir DIR        where the current version per app is kept (default ./data)
+  --max-connections N   open streams beyond this get 503 (default 90% of the open-file limit)
+  -h, --help            show this help
+`
+
+/** `deploy-notify serve`: resolves once listening; exits the process on bad config or state. */
+export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const options = Object.fromEntries(settingNames.map((name) => [flagName(name), { type: 'string' as const }]))
+  let parsed
+  try {
+    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true })
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${serveHelp}`)
+  }
+  if (parsed.values.help) {
+    process.stdout.write(serveHelp)
+    return
+  }
+  const flags: Partial<Record<SettingName, string>> = {}
+  for (const name of settingNames) {
+    const value = (parsed.values as Record<string, unknown>)[flagName(name)]
+    if (typeof value === 'string') flags[name] = value
+  }
+  try {
+    closeOnSignals(await startSidecar(loadConfig(env, flags)))
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message)
+    if (error instanceof StoreError) throw new StartError(error.message)
+    throw error
+  }
+}
+
+/** The sidecar cannot start with this state; exit 1 with the message. */
+export class StartError extends Error {
+  override name = 'StartError'
+}

@@ -1,0 +1,123 @@
+import { readFileSync } from 'node:fs'
+
+/** Everything the sidecar is configured with, read once at start and passed down. */
+export interface Config {
+  port: number
+  host: string
+  notifyToken: string | undefined
+  /** `'*'` or the exact origins allowed to subscribe. */
+  corsOrigins: '*' | string[]
+  keepaliveMs: number
+  retryMs: number
+  dataDir: string
+  redisUrl: string | undefined
+  maxConnections: number
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+type Parse<T> = (raw: string, name: string) => T
+
+const integer =
+  (min: number, max: number): Parse<number> =>
+  (raw, name) => {
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`)
+    }
+    return Number(raw)
+  }
+
+const text: Parse<string> = (raw, name) => {
+  if (raw.trim() === '') throw new ConfigError(`${name} must not be empty`)
+  return raw
+}
+
+const token: Parse<string> = (raw, name) => {
+  // A short token is guessable, and whitespace usually means a copy-paste accident.
+  if (raw.length < 16 || /\s/.test(raw)) {
+    throw new ConfigError(`${name} must be at least 16 characters without whitespace`)
+  }
+  return raw
+}
+
+const origins: Parse<'*' | string[]> = (raw, name) => {
+  if (raw.trim() === '*') return '*'
+  const list = raw.split(',').map((origin) => origin.trim()).filter(Boolean)
+  for (const origin of list) {
+    let url: URL
+    try {
+      url = new URL(origin)
+    } catch {
+      throw new ConfigError(`${name}: "${origin}" is not an origin such as https://app.example.com`)
+    }
+    if (url.origin !== origin) {
+      throw new ConfigError(`${name}: "${origin}" is not an origin; did you mean "${url.origin}"?`)
+    }
+  }
+  if (list.length === 0) throw new ConfigError(`${name} must be * or a comma-separated list of origins`)
+  return list
+}
+
+const redisUrl: Parse<string> = (raw, name) => {
+  if (!/^rediss?:\/\//.test(raw)) throw new ConfigError(`${name} must start with redis:// or rediss://`)
+  return raw
+}
+
+/** The process's open-file limit: each stream holds one descriptor. */
+function openFileLimit(): number {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'))
+    const soft = Number(line?.split(/\s+/)[3])
+    if (Number.isFinite(soft) && soft > 0) return soft
+  } catch {
+    // Not Linux: fall through to a conservative guess.
+  }
+  return 1024
+}
+
+/** Leaves a tenth of the descriptors for notifies, the store, logs and Redis. */
+export function defaultMaxConnections(limit = openFileLimit()): number {
+  return Math.max(1, Math.floor(limit * 0.9))
+}
+
+/** Each setting by its environment name; the CLI flag is the same name in kebab case. */
+const settings = {
+  PORT: { parse: integer(0, 65535), fallback: () => 8080, key: 'port' },
+  HOST: { parse: text, fallback: () => '0.0.0.0', key: 'host' },
+  NOTIFY_TOKEN: { parse: token, fallback: () => undefined, key: 'notifyToken' },
+  CORS_ORIGINS: { parse: origins, fallback: () => '*' as const, key: 'corsOrigins' },
+  KEEPALIVE_MS: { parse: integer(1000, 3_600_000), fallback: () => 15_000, key: 'keepaliveMs' },
+  RETRY_MS: { parse: integer(100, 3_600_000), fallback: () => 3000, key: 'retryMs' },
+  DATA_DIR: { parse: text, fallback: () => './data', key: 'dataDir' },
+  REDIS_URL: { parse: redisUrl, fallback: () => undefined, key: 'redisUrl' },
+  MAX_CONNECTIONS: { parse: integer(1, 10_000_000), fallback: () => defaultMaxConnections(), key: 'maxConnections' },
+} as const satisfies Record<string, { parse: Parse<unknown>; fallback: () => unknown; key: keyof Config }>
+
+export type SettingName = keyof typeof settings
+
+export const settingNames = Object.keys(settings) as SettingName[]
+
+/** `KEEPALIVE_MS` -> `keepalive-ms`. */
+export const flagName = (name: SettingName): string => name.toLowerCase().replaceAll('_', '-')
+
+/**
+ * Builds the config from the environment, with flags (keyed by environment name) taking
+ * precedence. Throws a ConfigError that names the setting on the first bad value.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  flags: Partial<Record<SettingName, string>> = {},
+): Config {
+  const config: Record<string, unknown> = {}
+  for (const name of settingNames) {
+    const setting = settings[name]
+    const raw = flags[name] ?? env[name]
+    const label = flags[name] === undefined ? name : `--${flagName(name)}`
+    config[setting.key] = raw === undefined || raw === '' ? setting.fallback() : setting.parse(raw, label)
+  }
+  return config as unknown as Config
+}

@@ -1,0 +1,114 @@
+import type { Socket } from 'node:net'
+import type { Deploy } from './deploy.js'
+import { eventFrame, keepaliveFrame } from './sse.js'
+
+/**
+ * Bytes a stream may have queued in user space, beyond what the kernel buffers. A page that
+ * reads gets a frame or a comment in microseconds; one that is this far behind is gone or
+ * stuck, and its buffer would otherwise grow with every broadcast.
+ */
+export const MAX_BUFFERED_BYTES = 64 * 1024
+
+/**
+ * Who listens to which app, and the bytes they get. Streams are the raw sockets of `/events`
+ * responses whose head is already sent (a close-delimited body), so a frame is written to each
+ * socket as it is, with no per-stream framing, object or timer.
+ */
+export class Hub {
+  readonly #apps = new Map<string, Set<Socket>>()
+  /** Open streams per app and running version, for `/status` and metrics. */
+  readonly #versions = new Map<string, Map<string, number>>()
+  readonly #keepalive: NodeJS.Timeout
+  #size = 0
+  #dropped = 0
+
+  constructor(keepaliveMs: number) {
+    // One timer for all streams; a comment costs a few bytes per stream per interval.
+    this.#keepalive = setInterval(() => this.#writeAll(keepaliveFrame), keepaliveMs).unref()
+  }
+
+  /** Open streams on this process. */
+  get size(): number {
+    return this.#size
+  }
+
+  /** Streams dropped because they stopped reading. */
+  get dropped(): number {
+    return this.#dropped
+  }
+
+  /** Open streams of one app. */
+  connections(app: string): number {
+    return this.#apps.get(app)?.size ?? 0
+  }
+
+  /** Open streams per app. */
+  *connectionsByApp(): IterableIterator<[app: string, count: number]> {
+    for (const [app, sockets] of this.#apps) yield [app, sockets.size]
+  }
+
+  /** Open streams of one app per running version (`unknown` when the page did not say). */
+  versions(app: string): ReadonlyMap<string, number> {
+    return this.#versions.get(app) ?? new Map()
+  }
+
+  /**
+   * Adds a stream whose response head is written, sends it `firstBytes`, and forgets it the
+   * moment its socket closes.
+   */
+  add(app: string, version: string, socket: Socket, firstBytes: Buffer): void {
+    let sockets = this.#apps.get(app)
+    if (!sockets) this.#apps.set(app, (sockets = new Set()))
+    sockets.add(socket)
+    this.#size++
+    const counts = this.#versions.get(app) ?? new Map<string, number>()
+    this.#versions.set(app, counts.set(version, (counts.get(version) ?? 0) + 1))
+    socket.once('close', () => this.#remove(app, version, socket))
+    this.#write(socket, firstBytes)
+  }
+
+  /** Encodes the deploy once and writes that buffer to every stream of its app. */
+  broadcast(deploy: Deploy): number {
+    const sockets = this.#apps.get(deploy.app)
+    if (!sockets) return 0
+    const frame = eventFrame('deploy', deploy)
+    for (const socket of sockets) this.#write(socket, frame)
+    return sockets.size
+  }
+
+  /** Ends every stream (browsers reconnect after their jittered retry) and stops the timer. */
+  close(): void {
+    clearInterval(this.#keepalive)
+    for (const sockets of this.#apps.values()) {
+      // Finish what is queued, then close without waiting for the browser's side.
+      for (const socket of sockets) socket.end(() => socket.destroy())
+    }
+  }
+
+  #write(socket: Socket, bytes: Buffer): void {
+    if (socket.destroyed) return
+    // write() returns false once past the socket's high-water mark; only then is it worth a look.
+    if (!socket.write(bytes) && socket.writableLength > MAX_BUFFERED_BYTES) {
+      this.#dropped++
+      socket.destroy()
+    }
+  }
+
+  #writeAll(bytes: Buffer): void {
+    for (const sockets of this.#apps.values()) {
+      for (const socket of sockets) this.#write(socket, bytes)
+    }
+  }
+
+  #remove(app: string, version: string, socket: Socket): void {
+    const sockets = this.#apps.get(app)
+    if (!sockets?.delete(socket)) return
+    this.#size--
+    if (sockets.size === 0) this.#apps.delete(app)
+    const counts = this.#versions.get(app)
+    const left = (counts?.get(version) ?? 1) - 1
+    if (left > 0) counts?.set(version, left)
+    else counts?.delete(version)
+    if (counts?.size === 0) this.#versions.delete(app)
+  }
+}

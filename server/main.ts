@@ -1,0 +1,68 @@
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from './app.js'
+import { ConfigError, type Config } from './config.js'
+import { openFileStore } from './store/file.js'
+import type { Store } from './store/store.js'
+
+/** How long a shutdown may take before the process exits anyway. */
+const SHUTDOWN_GRACE_MS = 10_000
+
+/** A running sidecar: config -> store -> app -> listen. */
+export interface Sidecar {
+  app: FastifyInstance
+  store: Store
+  /** The bound port (useful with `PORT=0`). */
+  port: number
+  close(): Promise<void>
+}
+
+/** Opens the store, builds the app and listens. Throws StoreError when the state cannot be read. */
+export async function startSidecar(config: Config): Promise<Sidecar> {
+  if (config.redisUrl !== undefined) {
+    throw new ConfigError('REDIS_URL is set, but this version of deploy-notify has no Redis store yet; unset it')
+  }
+  const store = await openFileStore(config.dataDir)
+  const app = await buildApp({ config, store, logger: { level: 'info' } })
+  if (config.notifyToken === undefined) {
+    app.log.warn('NOTIFY_TOKEN is not set: POST /notify is accepted from loopback callers only')
+  }
+  await app.listen({ port: config.port, host: config.host})
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : config.port
+  app.log.info({ port, host: config.host, dataDir: config.dataDir }, `deploy-notify listening on http://${config.host}:${port}`)
+  return {
+    app,
+    store,
+    port,
+    async close() {
+      await app.close()
+      await store.close()
+    },
+  }
+}
+
+/**
+ * Stops on SIGTERM or SIGINT: stop accepting, end the streams, finish notifies in flight,
+ * exit 0. A second signal, or a shutdown stuck past the grace period, exits at once.
+ */
+export function closeOnSignals(sidecar: Sidecar): void {
+  let closing = false
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (closing) process.exit(1)
+    closing = true
+    sidecar.app.log.info({ signal }, 'shutting down')
+    setTimeout(() => {
+      sidecar.app.log.error('shutdown took too long; exiting')
+      process.exit(1)
+    }, SHUTDOWN_GRACE_MS).unref()
+    sidecar.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        sidecar.app.log.error({ err: error }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', shutdown)
+  process.on('SIGINT', shutdown)
+}

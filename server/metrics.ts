@@ -1,0 +1,54 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Hub } from './hub.js'
+
+export interface Metrics {
+  registry: Registry
+  /** Counts a deploy and times its broadcast. */
+  recordBroadcast(app: string, seconds: number): void
+}
+
+/**
+ * The Prometheus metrics of one sidecar. A registry per app instance (not prom-client's global
+ * one), so tests can build several apps in one process.
+ */
+export function createMetrics(hub: Hub): Metrics {
+  const registry = new Registry()
+  new Gauge({
+    name: 'deploy_notify_connections',
+    help: 'Open event streams on this process, per app.',
+    labelNames: ['app'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const [app, count] of hub.connectionsByApp()) this.set({ app }, count)
+    },
+  })
+  new Counter({
+    name: 'deploy_notify_dropped_streams_total',
+    help: 'Streams closed because the client stopped reading.',
+    registers: [registry],
+    collect() {
+      this.reset()
+      this.inc(hub.dropped)
+    },
+  })
+  const deploys = new Counter({
+    name: 'deploy_notify_deploys_total',
+    help: 'Deploys broadcast by this process, per app.',
+    labelNames: ['app'],
+    registers: [registry],
+  })
+  const broadcastSeconds = new Histogram({
+    name: 'deploy_notify_broadcast_duration_seconds',
+    help: 'Time to write one deploy to every open stream of its app.',
+    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  })
+  return {
+    registry,
+    recordBroadcast(app, seconds) {
+      deploys.inc({ app })
+      broadcastSeconds.observe(seconds)
+    },
+  }
+}

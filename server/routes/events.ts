@@ -1,0 +1,66 @@
+import type { OutgoingHttpHeaders } from 'node:http'
+import type { FastifyInstance } from 'fastify'
+import type { Config } from '../config.js'
+import { appSchema, DEFAULT_APP, versionSchema, type Deploy } from '../deploy.js'
+import { TooManyStreamsError } from '../errors.js'
+import type { Hub } from '../hub.js'
+import { eventFrame, retryFrame } from '../sse.js'
+import type { Store } from '../store/store.js'
+
+interface EventsQuery {
+  app?: string
+  version?: string
+}
+
+/** `GET /events`: the stream every open page holds. */
+export async function eventsRoutes(
+  app: FastifyInstance,
+  { config, store, hub }: { config: Config; store: Store; hub: Hub },
+): Promise<void> {
+  // A reconnect storm after a deploy encodes the current state once, not once per browser.
+  const versionFrames = new WeakMap<Deploy, Buffer>()
+  const versionFrame = (deploy: Deploy): Buffer => {
+    let frame = versionFrames.get(deploy)
+    if (!frame) versionFrames.set(deploy, (frame = eventFrame('version', deploy)))
+    return frame
+  }
+  const retryAfterSeconds = String(Math.ceil(config.retryMs / 1000))
+
+  app.get<{ Querystring: EventsQuery }>(
+    '/events',
+    { schema: { querystring: { type: 'object', properties: { app: appSchema, version: versionSchema } } } },
+    (request, reply) => {
+      if (hub.size >= config.maxConnections) {
+        reply.header('retry-after', retryAfterSeconds)
+        throw new TooManyStreamsError(config.maxConnections)
+      }
+      const appName = request.query.app ?? DEFAULT_APP
+      const current = store.current(appName)
+      // Spread reconnects after a restart over half a retry period.
+      const retry = config.retryMs + Math.floor(Math.random() * (config.retryMs / 2))
+      let firstBytes = retryFrame(retry)
+      // A reconnecting browser that already saw the current deploy does not need it again.
+      if (current && current.id !== request.headers['last-event-id']) {
+        firstBytes = Buffer.concat([firstBytes, versionFrame(current)])
+      }
+
+      reply.hijack()
+      const response = reply.raw
+      const socket = request.raw.socket
+      // Without Transfer-Encoding the body runs until the connection closes (RFC 9112 6.3),
+      // so each frame goes to the socket as it is, with no chunk framing per write.
+      response.removeHeader('transfer-encoding')
+      socket.cork()
+      response.writeHead(200, {
+        ...(reply.getHeaders() as OutgoingHttpHeaders),
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        'x-accel-buffering': 'no',
+        connection: 'close',
+      })
+      response.flushHeaders()
+      hub.add(appName, request.query.version ?? 'unknown', socket, firstBytes)
+      socket.uncork()
+    },
+  )
+}
