@@ -12,6 +12,9 @@ import { versionRoutes } from './routes/version.js'
 import { schemaErrorFormatter } from './schema-errors.js'
 import type { Store } from './store/store.js'
 
+/** How long closing waits for requests in flight before it closes every connection. */
+const CLOSE_GRACE_MS = 2000
+
 export interface AppOptions {
   config: Config
   store: Store
@@ -29,8 +32,9 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
     ...(typeof logger === 'object' && logger !== null && 'child' in logger ? { loggerInstance: logger } : { logger }),
     // Thousands of streams connect and reconnect; one log line each is noise, not insight.
     logController: new LogController({ disableRequestLogging: true }),
-    // Unknown fields are refused, not silently dropped, and "true" is not a boolean.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // Unknown fields are refused, not silently dropped, and "true" is not a boolean. All errors
+    // are collected so a typo is reported as such rather than as the field it misses.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
     schemaErrorFormatter,
     // Ends idle keep-alive connections on close, so shutdown does not wait for them.
     forceCloseConnections: 'idle',
@@ -43,8 +47,15 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
     hub.broadcast(deploy)
     metrics.recordBroadcast(deploy.app, Number(process.hrtime.bigint() - start) / 1e9)
   })
-  // Streams never finish by themselves; end them first so the server can close.
-  app.addHook('preClose', async () => hub.close())
+  let forceClose: NodeJS.Timeout | undefined
+  app.addHook('preClose', async () => {
+    // Streams never finish by themselves; end them first so the server can close.
+    hub.close()
+    // Node does not count a connection that never sent a request (a browser's preconnect) as
+    // idle, so close() would wait for it to time out. Requests in flight get this long to finish.
+    forceClose = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS).unref()
+  })
+  app.addHook('onClose', async () => clearTimeout(forceClose))
 
   // Only JSON bodies are accepted anywhere; text/plain would otherwise reach the schema as a string.
   app.removeContentTypeParser('text/plain')

@@ -14,7 +14,8 @@ const rules: Record<string, string> = {
  * `version must be ...` or `unknown field "verison"` rather than ajv's wording.
  */
 export function schemaErrorFormatter(errors: FastifySchemaValidationError[], dataVar: string): Error {
-  const error = errors[0]
+  // "verison" is better reported as an unknown field than as a missing "version".
+  const error = errors.find((e) => e.keyword === 'additionalProperties') ?? errors[0]
   if (!error) return new Error(`${dataVar} is invalid`)
   const params = error.params as Record<string, unknown>
   if (error.keyword === 'additionalProperties') {

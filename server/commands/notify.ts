@@ -1,4 +1,174 @@
-/** Placeholder: replaced by the real `deploy-notify notify`. */
-export async function notify(_args: string[], _env: NodeJS.ProcessEnv): Promise<number> {
-  return 2
+import { parseArgs } from 'node:util'
+import { UsageError } from './usage.js'
+
+/** Exit codes, so CI can tell "fix the request" (1) from "the sidecar is down" (3). */
+export const EXIT_ACCEPTED = 0
+export const EXIT_REJECTED = 1
+export const EXIT_USAGE = 2 // thrown as UsageError; cli.ts maps it to 2
+export const EXIT_UNREACHABLE = 3
+
+export const notifyHelp = `Usage: deploy-notify notify --url URL --version V [options]
+
+Tells the sidecar that version V is deployed, so it pushes a deploy event to every open page.
+The bearer token is read from NOTIFY_TOKEN (unset: no header; the sidecar then accepts loopback
+callers only). Network errors and 5xx answers are retried with backoff until --timeout.
+
+  --url URL           the sidecar's base URL, path prefix included (/notify is appended)
+  --version V         the version now deployed, e.g. "$GIT_SHA"
+  --app NAME          which app's channel (default: the sidecar's "default")
+  --message TEXT      shown to users in the update banner
+  --mandatory         users cannot postpone the reload
+  --sequence N        build number; the sidecar refuses (409) one lower than the current
+  --timeout DURATION  give up after this long: 500ms, 30s, 5m, 1h or seconds (default 60s)
+  -h, --help          show this help
+
+Exit codes:
+  ${EXIT_ACCEPTED}  accepted (or the version was already current)
+  ${EXIT_REJECTED}  rejected by the sidecar (4xx: wrong token, invalid field, stale sequence)
+  ${EXIT_USAGE}  usage error
+  ${EXIT_UNREACHABLE}  unreachable: network errors or 5xx until --timeout ran out
+`
+
+/** One attempt may not eat the whole budget, so a hung connection still leaves room to retry. */
+const ATTEMPT_TIMEOUT_MS = 10_000
+const FIRST_DELAY_MS = 250
+const MAX_DELAY_MS = 5_000
+
+/** What the sidecar (or whatever answers at --url) said to one attempt. */
+interface Answer {
+  status: number
+  body: Record<string, unknown>
+  statusText: string
+}
+
+/** `deploy-notify notify`: resolves to the exit code; throws UsageError on a bad command line. */
+export async function notify(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let values
+  try {
+    const string = { type: 'string' } as const
+    const flags = { mandatory: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const
+    const options = { url: string, version: string, app: string, message: string, sequence: string, timeout: string }
+    values = parseArgs({ args, options: { ...options, ...flags }, strict: true }).values
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${notifyHelp}`)
+  }
+  if (values.help) return (process.stdout.write(notifyHelp), EXIT_ACCEPTED)
+  const { url, version, app, message, mandatory, sequence, timeout = '60s' } = values
+  if (url === undefined || version === undefined) throw new UsageError(`notify needs --url and --version\n\n${notifyHelp}`)
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  // Empty counts as unset, as for the sidecar; whitespace would make fetch throw, not retry.
+  if (env.NOTIFY_TOKEN) {
+    if (/\s/.test(env.NOTIFY_TOKEN)) throw new UsageError('NOTIFY_TOKEN must not contain whitespace')
+    headers.authorization = `Bearer ${env.NOTIFY_TOKEN}`
+  }
+  // The sidecar judges every field; only sequence must become a JSON number here.
+  const number = sequence === undefined ? undefined : parseSequence(sequence)
+  const body = JSON.stringify({ version, app, message, mandatory, sequence: number })
+  return announceDeploy(notifyEndpoint(url), { method: 'POST', headers, body, redirect: 'manual' }, timeout)
+}
+
+/** Posts until the sidecar answers below 500 or --timeout runs out. */
+async function announceDeploy(endpoint: URL, request: RequestInit, timeout: string): Promise<number> {
+  const deadline = Date.now() + parseDuration(timeout)
+  for (let attempt = 1; ; attempt++) {
+    let failure: string
+    try {
+      const answer = await post(endpoint, request, Math.max(1, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now())))
+      if (answer.status < 500) return reportAnswer(answer)
+      failure = `${answer.status} ${describeAnswer(answer)}`
+    } catch (error) {
+      failure = describeNetworkError(error)
+    }
+    // Exponential backoff, half of it random, so parallel pipelines do not retry in step.
+    const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2)
+    if (Date.now() + delay >= deadline) {
+      const attempts = `${attempt} attempt${attempt === 1 ? '' : 's'}`
+      process.stderr.write(`deploy-notify: could not reach ${endpoint} within ${timeout} (${attempts}); last error: ${failure}\n`)
+      return EXIT_UNREACHABLE
+    }
+    process.stderr.write(`deploy-notify: attempt ${attempt} failed (${failure}); retrying in ${Math.round(delay)} ms\n`)
+    await new Promise((resolve) => setTimeout(resolve, delay))
+  }
+}
+
+/** Endpoint paths are appended to the base URL (CONTRACT: "path prefix included"). */
+function notifyEndpoint(raw: string): URL {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new UsageError(`--url "${raw}" is not a URL such as https://sidecar.example`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url "${raw}" must be http or https`)
+  // fetch refuses URLs with credentials; the token belongs in NOTIFY_TOKEN anyway.
+  if (url.username || url.password) throw new UsageError('--url must not contain credentials; use NOTIFY_TOKEN')
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/notify`
+  return url
+}
+
+const durationUnits = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+/** `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds. */
+export function parseDuration(raw: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim())
+  const ms = match ? Number(match[1]) * durationUnits[(match[2] ?? 's') as keyof typeof durationUnits] : NaN
+  if (!(ms > 0)) throw new UsageError(`--timeout "${raw}" is not a duration such as 500ms, 30s, 5m or 1h`)
+  return ms
+}
+
+function parseSequence(raw: string): number {
+  const sequence = Number(raw)
+  if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(sequence)) throw new UsageError(`--sequence "${raw}" is not an integer`)
+  return sequence
+}
+
+/** One attempt. A redirect is reported, not followed: fetch would turn the POST into a GET or drop the token. */
+async function post(url: URL, request: RequestInit, timeoutMs: number): Promise<Answer> {
+  const response = await fetch(url, { ...request, signal: AbortSignal.timeout(timeoutMs) })
+  const text = await response.text()
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    json = undefined // a proxy's HTML error page, say
+  }
+  const body = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {}
+  const location = response.headers.get('location')
+  const statusText = location ? `redirect to ${location}; use that as --url` : response.statusText
+  return { status: response.status, body, statusText }
+}
+
+/** 202 and 200-unchanged are the sidecar's yes; anything else below 500 is a no that a retry cannot fix. */
+function reportAnswer(answer: Answer): number {
+  const { status, body } = answer
+  const [app, version, id] = [body.app, body.version, body.id].map(String)
+  if (status === 202 && typeof body.delivered === 'number') {
+    const pages = `${body.delivered} open page${body.delivered === 1 ? '' : 's'}`
+    process.stdout.write(`deploy-notify: deployed app "${app}" version "${version}" (id ${id}), delivered to ${pages}\n`)
+    return EXIT_ACCEPTED
+  }
+  if (status === 200 && body.unchanged === true) {
+    process.stdout.write(`deploy-notify: unchanged: app "${app}" is already at version "${version}" (id ${id})\n`)
+    return EXIT_ACCEPTED
+  }
+  process.stderr.write(`deploy-notify: the sidecar rejected the deploy: ${status} ${describeAnswer(answer)}\n`)
+  return EXIT_REJECTED
+}
+
+function describeAnswer({ body, statusText }: Answer): string {
+  if (typeof body.message !== 'string') return statusText || 'unexpected answer'
+  return typeof body.error === 'string' ? `${body.error}: ${body.message}` : body.message
+}
+
+/**
+ * fetch puts the reason in `cause` (ECONNREFUSED, ENOTFOUND, a reset while reading the answer);
+ * a TypeError without one is a bug here, not something a retry fixes.
+ */
+function describeNetworkError(error: unknown): string {
+  if (error instanceof DOMException && error.name === 'TimeoutError') return 'no answer within the attempt timeout'
+  if (!(error instanceof TypeError && error.cause instanceof Error)) throw error
+  const cause = error.cause as Error & { code?: string }
+  // The fetch spec blocks some ports (6000, 6667, ...); no retry will ever reach them.
+  if (cause.message === 'bad port') throw new UsageError('fetch refuses the port of --url; run the sidecar on another port')
+  return cause.message || cause.code || error.message
 }

@@ -1,0 +1,70 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { openFileStore } from '../server/store/file.js'
+import { StoreError } from '../server/store/store.js'
+
+let dir: string
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'deploy-notify-store-'))
+})
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('the file store', () => {
+  it('keeps the current deploy per app across a reopen', async () => {
+    const store = await openFileStore(dir)
+    await store.publish({ app: 'web', version: 'v1', message: 'first' })
+    await store.publish({ app: 'admin', version: 'a1', sequence: 4 })
+    await store.close()
+
+    const reopened = await openFileStore(dir)
+    expect(reopened.current('web')).toMatchObject({ version: 'v1', id: '1', message: 'first' })
+    expect(reopened.current('admin')).toMatchObject({ version: 'a1', id: '1', sequence: 4 })
+    expect((await reopened.publish({ app: 'web', version: 'v2' })).kind).toBe('changed')
+    expect(reopened.current('web')?.id).toBe('2')
+  })
+
+  it('decides concurrent publishes one at a time: each id once, the file equal to memory', async () => {
+    const store = await openFileStore(dir)
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.publish({ app: 'web', version: `v${i % 10}` })),
+    )
+    const changed = outcomes.filter((o) => o.kind === 'changed').map((o) => (o.kind === 'changed' ? o.deploy.id : ''))
+    expect(new Set(changed).size).toBe(changed.length)
+    const file = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as { apps: Record<string, unknown> }
+    expect(file.apps.web).toEqual(store.current('web'))
+  })
+
+  it('creates a missing DATA_DIR', async () => {
+    const store = await openFileStore(join(dir, 'a', 'b'))
+    await store.publish({ app: 'web', version: 'v1' })
+    expect(JSON.parse(await readFile(join(dir, 'a', 'b', 'state.json'), 'utf8'))).toMatchObject({ format: 1 })
+  })
+
+  const corrupt: [string, string, RegExp][] = [
+    ['truncated JSON', '{"format":1,"apps":{"web":{"app":"web","vers', /invalid JSON/],
+    ['another format', '{"format":2,"apps":{}}', /unknown format 2/],
+    ['a deploy without a version', '{"format":1,"apps":{"web":{"app":"web","id":"1","time":"x"}}}', /app "web" has no valid deploy/],
+  ]
+  it.each(corrupt)('refuses to start from %s, naming the file, and leaves it as it is', async (_name, text, reason) => {
+    await writeFile(join(dir, 'state.json'), text)
+    const error = await openFileStore(dir).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(StoreError)
+    expect((error as Error).message).toContain(join(dir, 'state.json'))
+    expect((error as Error).message).toMatch(reason)
+    expect(await readFile(join(dir, 'state.json'), 'utf8')).toBe(text)
+  })
+
+  it('ignores a temporary file left by a crash in the middle of a write', async () => {
+    const store = await openFileStore(dir)
+    await store.publish({ app: 'web', version: 'v1' })
+    await writeFile(join(dir, 'state.json.tmp'), '{"format":1,"apps":{"web":')
+    expect((await openFileStore(dir)).current('web')?.version).toBe('v1')
+  })
+})
