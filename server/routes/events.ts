@@ -28,7 +28,11 @@ export async function eventsRoutes(
 
   app.get<{ Querystring: EventsQuery }>(
     '/events',
-    { schema: { querystring: { type: 'object', properties: { app: appSchema, version: versionSchema } } } },
+    {
+      // A HEAD answer must not carry a body, and this handler writes straight to the socket.
+      exposeHeadRoute: false,
+      schema: { querystring: { type: 'object', properties: { app: appSchema, version: versionSchema } } },
+    },
     (request, reply) => {
       if (hub.size >= config.maxConnections) {
         reply.header('retry-after', retryAfterSeconds)
