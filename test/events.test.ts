@@ -117,6 +117,14 @@ describe('GET /events', () => {
     expect(await metric(sidecar.url, 'deploy_notify_connections{app="default"}')).toBe(0)
   })
 
+  it('has no HEAD variant, whose answer could not carry the stream', async () => {
+    const sidecar = await start()
+    const response = await request(`${sidecar.url}/events`, { method: 'HEAD' })
+    expect(response.statusCode).toBe(404)
+    await response.body.dump()
+    expect(await metric(sidecar.url, 'deploy_notify_connections{app="default"}')).toBe(0)
+  })
+
   it('forgets a closed stream at once', async () => {
     const sidecar = await start()
     const subscriber = await subscribe(sidecar.url, { app: 'web' })

@@ -50,6 +50,9 @@ export async function eventsRoutes(
 
       reply.hijack()
       const response = reply.raw
+      // Fastify's completion log waits for a 'finish' that a stream never emits; its listener
+      // would keep this request's objects and logger alive as long as the stream.
+      response.removeAllListeners('finish').removeAllListeners('error')
       const socket = request.raw.socket
       // Without Transfer-Encoding the body runs until the connection closes (RFC 9112 6.3),
       // so each frame goes to the socket as it is, with no chunk framing per write.
