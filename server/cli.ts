@@ -12,6 +12,9 @@ Commands:
 Options:
   -h, --help     show this help
   -v, --version  print the version
+
+Exit codes: 0 done, 1 refused (bad state at start, deploy rejected), 2 usage error,
+3 sidecar unreachable (notify), 70 internal error.
 `
 
 /** Runs one command; resolves to the process exit code (or never, for a running server). */
@@ -31,12 +34,13 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${pkg.version}\n`)
       return 0
     }
-    case undefined:
     case '-h':
     case '--help':
     case 'help':
       process.stdout.write(help)
-      return command === undefined ? 2 : 0
+      return 0
+    case undefined:
+      throw new UsageError(`a command is needed\n\n${help}`)
     default:
       throw new UsageError(`unknown command "${command}"\n\n${help}`)
   }
@@ -49,6 +53,7 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     const known = error instanceof UsageError || error instanceof StartError
     process.stderr.write(`deploy-notify: ${known ? (error as Error).message : String((error as Error).stack ?? error)}\n`)
-    process.exitCode = error instanceof UsageError ? 2 : 1
+    // 1 is a refusal (bad state, a rejected notify), 2 a usage error, 70 a bug (EX_SOFTWARE).
+    process.exitCode = error instanceof UsageError ? 2 : error instanceof StartError ? 1 : 70
   },
 )

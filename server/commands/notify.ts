@@ -52,7 +52,10 @@ export async function notify(args: string[], env: NodeJS.ProcessEnv): Promise<nu
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n\n${notifyHelp}`)
   }
-  if (values.help) return (process.stdout.write(notifyHelp), EXIT_ACCEPTED)
+  if (values.help) {
+    process.stdout.write(notifyHelp)
+    return EXIT_ACCEPTED
+  }
   const { url, version, app, message, mandatory, sequence, timeout = '60s' } = values
   if (url === undefined || version === undefined) throw new UsageError(`notify needs --url and --version\n\n${notifyHelp}`)
   const headers: Record<string, string> = { 'content-type': 'application/json' }
@@ -62,8 +65,8 @@ export async function notify(args: string[], env: NodeJS.ProcessEnv): Promise<nu
     headers.authorization = `Bearer ${env.NOTIFY_TOKEN}`
   }
   // The sidecar judges every field; only sequence must become a JSON number here.
-  const number = sequence === undefined ? undefined : parseSequence(sequence)
-  const body = JSON.stringify({ version, app, message, mandatory, sequence: number })
+  const sequenceNumber = sequence === undefined ? undefined : parseSequence(sequence)
+  const body = JSON.stringify({ version, app, message, mandatory, sequence: sequenceNumber })
   return announceDeploy(notifyEndpoint(url), { method: 'POST', headers, body, redirect: 'manual' }, timeout)
 }
 
@@ -134,7 +137,7 @@ async function post(url: URL, request: RequestInit, timeoutMs: number): Promise<
   }
   const body = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {}
   const location = response.headers.get('location')
-  const statusText = location ? `redirect to ${location}; use that as --url` : response.statusText
+  const statusText = location ? `redirect to ${location}; update --url (without /notify)` : response.statusText
   return { status: response.status, body, statusText }
 }
 
