@@ -86,7 +86,11 @@ function authorizer(token: string | undefined) {
   const expected = token === undefined ? undefined : digest(token)
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (expected === undefined) {
-      if (!isLoopback(request.socket.remoteAddress)) throw new LoopbackOnlyError(request.socket.remoteAddress ?? 'here')
+      // Behind a proxy on this host every caller is loopback; the proxy's headers give it away.
+      const proxied = ['forwarded', 'x-forwarded-for', 'via'].some((name) => request.headers[name] !== undefined)
+      if (proxied || !isLoopback(request.socket.remoteAddress)) {
+        throw new LoopbackOnlyError(proxied ? 'behind a proxy' : (request.socket.remoteAddress ?? 'here'))
+      }
       return
     }
     const match = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '')
