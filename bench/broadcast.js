@@ -1,25 +1,33 @@
 // `npm run bench`: honest broadcast benchmark, sidecar vs a plain node:http baseline.
-//   node bench/broadcast.js [--streams 10000] [--broadcasts 20] [--only sidecar|baseline]
-//     [--per-process 5000] [--concurrency 200] [--gap 100] [--timeout 30000]
+//   node bench/broadcast.js [--streams 10000] [--broadcasts 20] [--rounds 3] [--only sidecar|baseline]
+//     [--per-process 5000] [--concurrency 200] [--gap 100] [--timeout 30000] [--pin auto|on|off]
 // Each server runs in its own process with the same probe, faces the same load clients, and
-// is measured the same way (see measure.js). Exits non-zero if any stream missed an event.
-import { existsSync } from 'node:fs'
+// is measured the same way (see measure.js). Rounds alternate baseline and sidecar, so a drift
+// of the machine's state hits both; per-round figures show how noisy the numbers are.
+// Exits non-zero if any stream missed an event.
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { measure } from './measure.js'
+import { summarizeRuns } from './summarize.js'
 import { printRatios, printTable } from './report.js'
 import { killAll } from './children.js'
+import { planAffinity } from './affinity.js'
+import { machineBusy } from './kernel-counters.js'
 
 const { values } = parseArgs({
   options: {
     streams: { type: 'string', default: '10000' },
     broadcasts: { type: 'string', default: '20' },
+    rounds: { type: 'string', default: '3' },
     only: { type: 'string' },
     'per-process': { type: 'string', default: '5000' },
     concurrency: { type: 'string', default: '200' },
     gap: { type: 'string', default: '100' },
     timeout: { type: 'string', default: '30000' },
+    pin: { type: 'string', default: 'auto' },
   },
 })
 
@@ -31,12 +39,15 @@ const int = (name, min) => {
 const opts = {
   streams: int('streams', 1),
   broadcasts: int('broadcasts', 1),
+  rounds: int('rounds', 1),
   perProcess: int('per-process', 1),
   concurrency: int('concurrency', 1),
   gapMs: int('gap', 0),
   deliveryTimeoutMs: int('timeout', 1),
   token: randomBytes(16).toString('hex'),
 }
+if (!['auto', 'on', 'off'].includes(values.pin)) throw new Error('--pin must be auto, on or off')
+opts.affinity = planAffinity(values.pin)
 if (opts.perProcess > 15000) throw new Error('--per-process above 15000 risks the 20,000 open-file limit')
 
 const sidecarCli = fileURLToPath(new URL('../dist/server/cli.js', import.meta.url))
@@ -49,17 +60,40 @@ if (targets.some((t) => t.name === 'sidecar') && !existsSync(sidecarCli)) {
   throw new Error(`${sidecarCli} is missing: run npm run build (or npm run bench)`)
 }
 
+// Newest modification time under dist/server: others may rebuild while the bench runs,
+// and a run that straddles a rebuild measures two different sidecars.
+const distDir = fileURLToPath(new URL('../dist/server/', import.meta.url))
+const buildTime = () => {
+  if (!existsSync(distDir)) return null
+  const files = readdirSync(distDir, { recursive: true }).filter((f) => String(f).endsWith('.js'))
+  return new Date(Math.max(...files.map((f) => statSync(join(distDir, String(f))).mtimeMs)))
+}
+const builtAtStart = targets.some((t) => t.name === 'sidecar') ? buildTime() : null
+
 let exitCode = 1
 try {
   console.log(
-    `deploy-notify broadcast bench: ${opts.streams} streams, ${opts.broadcasts} broadcasts ` +
-      `(the first after connecting is reported separately), delivery wait ${opts.deliveryTimeoutMs} ms\n`,
+    `deploy-notify broadcast bench: ${opts.streams} streams, ${opts.broadcasts} broadcasts, ${opts.rounds} round(s) ` +
+      `(the first after connecting is reported separately), delivery wait ${opts.deliveryTimeoutMs} ms\n` +
+      (opts.affinity
+        ? `pinned: server on CPU ${opts.affinity.server}, load clients and driver on CPU ${opts.affinity.clients}\n`
+        : 'not pinned: server and load clients share all CPUs\n') +
+      (builtAtStart ? `sidecar build: dist/server as of ${builtAtStart.toISOString()}\n` : ''),
   )
-  const results = []
-  for (const target of targets) {
-    console.error(`running ${target.name}...`)
-    results.push(await measure(target, opts))
+  const busy = await machineBusy()
+  if (busy !== null && busy > 0.1) {
+    console.log(`WARNING: ${(busy * 100).toFixed(0)}% of the CPUs were busy with other work just before the run; expect noisy latency.\n`)
   }
+  const runs = targets.map(() => [])
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const [t, target] of targets.entries()) {
+      console.error(`round ${round}/${opts.rounds}: ${target.name}...`)
+      runs[t].push(await measure(target, opts))
+      // Let the kernel finish tearing down the previous run's thousands of sockets.
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+    }
+  }
+  const results = runs.map(summarizeRuns)
   printTable(results)
   const missed = results.reduce((n, r) => n + r.missed, 0)
   const baseline = results.find((r) => r.name === 'baseline')
@@ -70,6 +104,10 @@ try {
       ? '\nevery stream received every event'
       : `\nFAIL: ${missed} deliveries missed (${results.map((r) => `${r.name} ${r.missed}`).join(', ')})`,
   )
+  const builtAtEnd = builtAtStart ? buildTime() : null
+  if (builtAtStart && builtAtEnd?.getTime() !== builtAtStart.getTime()) {
+    console.log(`WARNING: dist/server was rebuilt during the run (${builtAtEnd?.toISOString()}); the sidecar figures may mix two builds.`)
+  }
   exitCode = missed === 0 ? 0 : 1
 } catch (err) {
   console.error(`bench failed: ${err.stack ?? err}`)

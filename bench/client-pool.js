@@ -1,20 +1,21 @@
 // Spreads N streams over several load-client processes (a process may hold at most 20,000
 // open files) and drives them as one.
-import { fork } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { call } from './ipc.js'
 import { stop, track } from './children.js'
+import { command } from './affinity.js'
 
 const clientScript = fileURLToPath(new URL('./load-client.js', import.meta.url))
 
-export async function startClients({ port, streams, perProcess, concurrency, deadlineMs }) {
+export async function startClients({ port, streams, perProcess, concurrency, deadlineMs, cpus }) {
   const processes = Math.ceil(streams / perProcess)
   const clients = []
   for (let p = 0; p < processes; p++) {
     const count = Math.floor(streams / processes) + (p < streams % processes ? 1 : 0)
+    const [file, argv] = command(cpus, [clientScript])
     const child = track(
-      fork(clientScript, [], {
-        execArgv: [],
+      spawn(file, argv, {
         // 'advanced' carries the Float64Array of receive times without JSON text.
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -47,7 +48,11 @@ export async function startClients({ port, streams, perProcess, concurrency, dea
       const replies = await Promise.all(
         clients.map(({ child }) => call(child, { op: 'await', deadlineMs }, deadlineMs + 10000)),
       )
-      return { times: replies.map((r) => r.times), missed: replies.reduce((n, r) => n + r.missed, 0) }
+      return {
+        times: replies.map((r) => r.times),
+        missed: replies.reduce((n, r) => n + r.missed, 0),
+        clientCpuMs: replies.reduce((n, r) => n + r.cpuUs, 0) / 1000,
+      }
     },
     close: async () => {
       await Promise.all(

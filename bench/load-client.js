@@ -3,7 +3,7 @@
 // Driven by the parent over IPC: request {id, op, ...} -> reply {id, ...}.
 //   connect {port, count, concurrency, deadlineMs} -> {connected, failed, retries, errors}
 //   expect  {marker}                                -> {ok}   (arm detection before the POST)
-//   await   {deadlineMs}                            -> {times, missed} (when all arrived or at the deadline)
+//   await   {deadlineMs}                            -> {times, missed, cpuUs} (when all arrived or at the deadline)
 //   close                                           -> {ok}, then exit
 // Any server works: the marker is searched in the raw bytes, so a chunked body (baseline)
 // and a close-delimited one (sidecar) are handled alike.
@@ -11,6 +11,10 @@ import net from 'node:net'
 import { performance } from 'node:perf_hooks'
 
 const HEAD_END = Buffer.from('\r\n\r\n')
+// Every socket reads into this one buffer (`onread`): no Buffer is allocated per read, so the
+// client does little work and little GC per event. Safe to share: each read is handled
+// synchronously before the next one lands.
+const readBuffer = Buffer.alloc(16 * 1024)
 const MAX_ATTEMPTS = 3 // connection resets while opening are retried, and counted
 
 let socks = []
@@ -21,16 +25,19 @@ let connectedCount = 0
 let marker = null
 let pending = 0 // open streams still waiting for the armed marker
 let waiter = null // {id, timer} of the outstanding `await`
+let cpuAtExpect = null // this process's own CPU, reported so its cost is visible
 
 const reply = (id, body) => process.send({ id, ...body })
 
-function seen(i, chunk) {
+// Called for every read of an established stream: `len` fresh bytes at the start of `buf`
+// (the process-wide read buffer, so bytes past `len` are stale and must be ignored).
+function seen(i, buf, len) {
   if (marker === null || recvAt[i] !== 0) return
   const keep = marker.length - 1
-  let hit = chunk.indexOf(marker) !== -1
+  let hit = buf.subarray(0, len).indexOf(marker) !== -1
   const tail = tails[i]
   if (!hit && tail !== null) {
-    hit = Buffer.concat([tail, chunk.subarray(0, keep)]).indexOf(marker) !== -1
+    hit = Buffer.concat([tail, buf.subarray(0, Math.min(keep, len))]).indexOf(marker) !== -1
   }
   if (hit) {
     recvAt[i] = performance.now()
@@ -38,8 +45,9 @@ function seen(i, chunk) {
     if (--pending === 0) settle()
     return
   }
-  // Only reached when a chunk arrives without the whole marker: rare, so copying is fine.
-  const joined = chunk.length >= keep || tail === null ? chunk : Buffer.concat([tail, chunk])
+  // Only reached when a read lacks the whole marker: rare, so copying here is fine.
+  const fresh = buf.subarray(0, len)
+  const joined = len >= keep || tail === null ? fresh : Buffer.concat([tail, fresh])
   tails[i] = Buffer.from(joined.subarray(Math.max(0, joined.length - keep)))
 }
 
@@ -53,7 +61,8 @@ function settle() {
   for (let i = 0; i < recvAt.length; i++) {
     if (recvAt[i] !== 0) times.push(performance.timeOrigin + recvAt[i])
   }
-  reply(id, { times: Float64Array.from(times), missed: connectedCount - times.length })
+  const cpu = process.cpuUsage(cpuAtExpect)
+  reply(id, { times: Float64Array.from(times), missed: connectedCount - times.length, cpuUs: cpu.user + cpu.system })
 }
 
 function connectAll({ id, port, count, concurrency, deadlineMs }) {
@@ -95,16 +104,17 @@ function connectAll({ id, port, count, concurrency, deadlineMs }) {
 
   // Opening is bounded (`concurrency` at a time) so the server's accept backlog never overflows.
   function open(i, attempt) {
-    const s = net.connect({ port, host: '127.0.0.1' })
-    socks[i] = s
     let head = null // bytes received before the end of the response head
     let up = false
+    const s = net.connect({ port, host: '127.0.0.1', onread: { buffer: readBuffer, callback: onRead } })
+    socks[i] = s
     s.on('connect', () => s.write(request))
     s.on('error', (err) => {
       if (up || attempt >= MAX_ATTEMPTS) noteError(`stream ${i}: ${err.code ?? err.message}`)
     })
-    s.on('data', (chunk) => {
-      if (up) return seen(i, chunk)
+    function onRead(len, buf) {
+      if (up) return seen(i, buf, len)
+      const chunk = Buffer.from(buf.subarray(0, len)) // the shared buffer is reused by the next read
       head = head === null ? chunk : Buffer.concat([head, chunk])
       const end = head.indexOf(HEAD_END)
       if (end === -1) return
@@ -121,9 +131,9 @@ function connectAll({ id, port, count, concurrency, deadlineMs }) {
       inFlight--
       const rest = head.subarray(end + HEAD_END.length)
       head = null
-      if (rest.length > 0) seen(i, rest)
+      if (rest.length > 0) seen(i, rest, rest.length)
       launch()
-    })
+    }
     s.on('close', () => {
       if (up) {
         isOpen[i] = 0
@@ -151,6 +161,7 @@ process.on('message', (msg) => {
       return connectAll(msg)
     case 'expect': {
       marker = Buffer.from(msg.marker)
+      cpuAtExpect = process.cpuUsage()
       tails.fill(null)
       recvAt.fill(0)
       pending = 0

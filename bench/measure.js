@@ -1,24 +1,30 @@
 // The measurement protocol for one server; both servers go through exactly this.
 import http from 'node:http'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { rmSync } from 'node:fs'
+import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { startServer } from './server-process.js'
 import { startClients } from './client-pool.js'
-import { median, sorted, summarize } from './stats.js'
+import { sorted } from './stats.js'
+import { delta, readCounters } from './kernel-counters.js'
 
 const now = () => performance.timeOrigin + performance.now() // wall clock comparable across processes
 
 export async function measure(target, opts) {
   const dataDir = await mkdtemp(join(tmpdir(), 'deploy-notify-bench-'))
+  // Removed however the driver ends, Ctrl-C included.
+  const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true })
+  process.on('exit', removeDataDir)
   let server = null
   let pool = null
   try {
     server = await startServer({
       script: target.script,
       args: target.args,
+      cpus: opts.affinity?.server,
       env: {
         PORT: '0',
         HOST: '127.0.0.1',
@@ -40,6 +46,7 @@ export async function measure(target, opts) {
       perProcess: opts.perProcess,
       concurrency: opts.concurrency,
       deadlineMs: 60000 + opts.streams * 5,
+      cpus: opts.affinity?.clients,
     })
     if (pool.connected !== opts.streams) {
       throw new Error(
@@ -57,51 +64,45 @@ export async function measure(target, opts) {
       await sleep(opts.gapMs)
     }
 
-    const rest = broadcasts.slice(1)
-    const n = opts.streams
+    // Raw figures of this run; summarize.js turns runs into the reported numbers.
     return {
       name: target.name,
-      streams: n,
+      streams: opts.streams,
       clientProcesses: pool.processes,
       connectMs: pool.connectMs,
       retries: pool.retries,
       memBefore,
       memAfter,
-      rssPerStream: (memAfter.rss - memBefore.rss) / n,
-      heapPerStream: (memAfter.heapUsed + memAfter.external - memBefore.heapUsed - memBefore.external) / n,
-      first: { ...summarize(broadcasts[0].latencies), cpuMs: broadcasts[0].cpuMs },
-      rest: rest.length
-        ? {
-            ...summarize(sorted(rest.flatMap((b) => Array.from(b.latencies)))),
-            cpuMs: median(rest.map((b) => b.cpuMs)),
-          }
-        : null,
-      missed: broadcasts.reduce((sum, b) => sum + b.missed, 0),
-      badResponses: broadcasts.filter((b) => b.status !== 202).map((b) => `${b.version}: ${b.status} ${b.body}`),
-      deliveredMismatch: broadcasts
-        .filter((b) => typeof b.delivered === 'number' && b.delivered !== n)
-        .map((b) => `${b.version}: delivered=${b.delivered}`),
-      perBroadcast: broadcasts.map((b) => ({ p99: summarize(b.latencies).p99, cpuMs: b.cpuMs, missed: b.missed })),
+      broadcasts,
       logProblems: server.log.problems,
       logSamples: server.log.problemSamples,
     }
   } finally {
     await pool?.close()
     await server?.stop()
-    await rm(dataDir, { recursive: true, force: true })
+    process.off('exit', removeDataDir)
+    removeDataDir()
   }
 }
 
 async function broadcastOnce(server, pool, version, opts) {
   await pool.expect(`"version":"${version}"`)
   const before = (await server.usage()).cpu
+  const kernelBefore = readCounters()
+  const driverBefore = process.cpuUsage()
   const sentAt = now()
   const [response, received] = await Promise.all([
-    notify(server.port, opts.token, version),
+    notify(server.port, opts.token, version).then((res) => {
+      // A refused notify would only make every broadcast wait out its timeout: stop here.
+      if (res.status !== 202) throw new Error(`POST /notify answered ${res.status}: ${res.body.slice(0, 300)}`)
+      return res
+    }),
     pool.collect(opts.deliveryTimeoutMs),
   ])
   // Read after every stream got the event AND the POST was answered: the whole broadcast.
   const after = (await server.usage()).cpu
+  const kernel = delta(kernelBefore, readCounters())
+  const driver = process.cpuUsage(driverBefore)
   const latencies = sorted(received.times.flatMap((t) => Array.from(t, (x) => x - sentAt)))
   let delivered
   try {
@@ -109,13 +110,18 @@ async function broadcastOnce(server, pool, version, opts) {
   } catch {
     delivered = undefined
   }
+  const cpuMs = (after.user - before.user + after.system - before.system) / 1000
+  if (kernel) {
+    // CPU that none of the benchmark's processes used (10 ms resolution): other work.
+    kernel.otherMs = kernel.busyMs - cpuMs - received.clientCpuMs - (driver.user + driver.system) / 1000
+  }
   return {
     version,
     latencies,
     missed: received.missed,
-    cpuMs: (after.user - before.user + after.system - before.system) / 1000,
-    status: response.status,
-    body: response.body.slice(0, 200),
+    cpuMs,
+    clientCpuMs: received.clientCpuMs,
+    kernel,
     delivered,
   }
 }

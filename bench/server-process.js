@@ -6,13 +6,15 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { call } from './ipc.js'
 import { stop, track } from './children.js'
+import { command } from './affinity.js'
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url))
 const probe = pathToFileURL(fileURLToPath(new URL('./probe.js', import.meta.url))).href
 
-export function startServer({ script, args = [], env, startTimeoutMs = 15000 }) {
+export function startServer({ script, args = [], env, cpus, startTimeoutMs = 15000 }) {
+  const [file, argv] = command(cpus, ['--expose-gc', '--import', probe, script, ...args])
   const child = track(
-    spawn(process.execPath, ['--expose-gc', '--import', probe, script, ...args], {
+    spawn(file, argv, {
       cwd: repoRoot,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
