@@ -7,6 +7,15 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    files: ['client/**'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
+    files: ['client/worker.js'],
+    languageOptions: { globals: { ...globals.serviceworker } },
+  },
+  {
+    ignores: ['client/**'],
     languageOptions: { globals: { ...globals.node } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],

@@ -5,6 +5,7 @@ import type { Config } from './config.js'
 import { clearerMessages, fastifyCodes, RouteNotFoundError } from './errors.js'
 import { Hub } from './hub.js'
 import { createMetrics } from './metrics.js'
+import { clientRoutes } from './routes/client.js'
 import { eventsRoutes } from './routes/events.js'
 import { notifyRoutes } from './routes/notify.js'
 import { opsRoutes } from './routes/ops.js'
@@ -80,5 +81,6 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
   await app.register(notifyRoutes, { config, store, hub })
   await app.register(versionRoutes, { store })
   await app.register(opsRoutes, { metrics })
+  await app.register(clientRoutes)
   return app
 }

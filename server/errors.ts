@@ -18,6 +18,11 @@ export const TooManyStreamsError = createError(
   'this sidecar holds its maximum of %d streams; retry later',
   503,
 )
+export const ClientNotBuiltError = createError(
+  'DN_ERR_CLIENT_NOT_BUILT',
+  'the browser client is not built; run "npm run build"',
+  503,
+)
 export const StoreUnavailableError = createError('DN_ERR_STORE_UNAVAILABLE', 'the deploy was not stored: %s', 503)
 
 /** Fastify's own codes for bad requests, renamed so clients see one family of codes. */

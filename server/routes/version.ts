@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { appSchema, DEFAULT_APP, type Deploy } from '../deploy.js'
 import { NoVersionError } from '../errors.js'
+import { etagOf, matchesEtag } from '../etag.js'
 import type { Store } from '../store/store.js'
 
 /** `GET /version`: the current deploy, for polling clients and for checks after a chunk fails. */
@@ -11,8 +11,7 @@ export async function versionRoutes(app: FastifyInstance, { store }: { store: St
     let cached = bodies.get(deploy)
     if (!cached) {
       const json = JSON.stringify(deploy)
-      const etag = `"${createHash('sha256').update(json).digest('base64url').slice(0, 22)}"`
-      bodies.set(deploy, (cached = { json, etag }))
+      bodies.set(deploy, (cached = { json, etag: etagOf(json) }))
     }
     return cached
   }
@@ -26,17 +25,8 @@ export async function versionRoutes(app: FastifyInstance, { store }: { store: St
       if (!current) throw new NoVersionError(appName)
       const { json, etag } = body(current)
       reply.header('cache-control', 'no-cache').header('etag', etag)
-      if (matches(request.headers['if-none-match'], etag)) return reply.code(304).send()
+      if (matchesEtag(request.headers['if-none-match'], etag)) return reply.code(304).send()
       return reply.type('application/json; charset=utf-8').send(json)
     },
   )
-}
-
-/** `If-None-Match` may list several tags, weak or strong, or `*` (RFC 9110 13.1.2). */
-function matches(header: string | undefined, etag: string): boolean {
-  if (header === undefined) return false
-  return header.split(',').some((tag) => {
-    const t = tag.trim()
-    return t === '*' || t === etag || t === `W/${etag}`
-  })
 }

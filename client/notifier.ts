@@ -1,0 +1,147 @@
+import { showBanner, textsFor, type Texts } from './banner.js'
+import { onBrokenBundle } from './broken.js'
+import type { Deploy, Update } from './deploy.js'
+import { reloadPage, updateWorker } from './reload.js'
+import { fetchVersion, openStream } from './stream.js'
+import { shareAcrossTabs } from './tabs.js'
+
+export interface NotifierOptions {
+  /** The version this page runs, stamped in at build time. */
+  version: string
+  /** The sidecar's base URL, path prefix included (`https://example.com/dn`). */
+  url: string
+  /** Which app's channel to follow. Default `default`. */
+  app?: string
+  /** Milliseconds between `/version` checks while the stream cannot be held. Default 60000. */
+  pollInterval?: number
+  /** `banner` draws the built-in banner; `none` leaves the prompt to `onUpdate`. Default `banner`. */
+  ui?: 'banner' | 'none'
+  /** Replaces the banner's words (defaults follow `<html lang>`: English, Chinese, Russian). */
+  texts?: Partial<Texts>
+  /** A version other than the running one was seen, or the bundle broke; once per version. */
+  onUpdate?: (update: Update) => void
+  /** A check or the stream found the page up to date. */
+  onCurrent?: (deploy: Deploy) => void
+  /** Called before reloading; return false to stay (an unsaved form, say). */
+  beforeReload?: () => boolean | Promise<boolean>
+}
+
+export interface Notifier {
+  /** Follows the app: stream (one per browser), checks on focus and on broken chunks. */
+  start(): void
+  stop(): void
+  /**
+   * Asks the sidecar for the current version; true when the page is out of date. With `href`
+   * (a router guard's target), an update navigates there with a full page load instead, since
+   * the old bundle cannot load the new route's chunks.
+   */
+  check(href?: string): Promise<boolean>
+  /** Reloads into the new version, through a waiting service worker when there is one. */
+  reload(): Promise<void>
+}
+
+/** Checks that focus and network events trigger are at least this far apart. */
+const CHECK_GAP_MS = 10_000
+
+/** Reading or writing storage throws where the browser denies it; then there is no memory. */
+const storage = (area: () => Storage, key: string, value?: string): string | null => {
+  try {
+    if (value === undefined) return area().getItem(key)
+    area().setItem(key, value)
+  } catch {
+    // no memory then
+  }
+  return null
+}
+
+export function createNotifier(options: NotifierOptions): Notifier {
+  const { version: running, app = 'default', pollInterval = 60_000 } = options
+  const base = `${options.url.replace(/\/+$/, '')}/`
+  const query = `?app=${encodeURIComponent(app)}`
+  const versionUrl = `${base}version${query}`
+  // Per app, so several notifiers on one page (micro-frontends) keep apart.
+  const key = `deploy-notify:${app}`
+  const texts = { ...textsFor(document.documentElement.lang), ...options.texts }
+  const prompted = new Set<string>()
+  let shown: string | undefined
+  let hide = () => {}
+  let running$ = new AbortController()
+  let lastCheck = 0
+  let warned = false
+
+  const prompt = (update: Update) => {
+    const version = update.deploy?.version ?? ''
+    // Once per version in this tab; never for a version dismissed with Later in any tab.
+    if (prompted.has(version) || (version && storage(() => localStorage, key) == version)) return
+    prompted.add(version)
+    updateWorker()
+    options.onUpdate?.(update)
+    if (options.ui == 'none') return
+    hide()
+    shown = version
+    hide = showBanner(texts, update.deploy?.message, update.deploy?.mandatory, reload, () => {
+      hide()
+      if (version) storage(() => localStorage, key, version)
+    })
+  }
+
+  /** Handles event or `/version` data; returns the deploy when it was one. */
+  const receive = (data: string): Deploy | undefined => {
+    let deploy: Deploy
+    try {
+      deploy = JSON.parse(data) as Deploy
+      if (typeof deploy.version != 'string') throw 0
+    } catch {
+      if (!warned) console.warn('deploy-notify: ignoring malformed event data', data)
+      warned = true
+      return
+    }
+    if (deploy.version == running) options.onCurrent?.(deploy)
+    else prompt({ deploy, reason: 'deploy' })
+    return deploy
+  }
+
+  const check = async (href?: string): Promise<boolean> => {
+    lastCheck = Date.now()
+    const data = await fetchVersion(versionUrl)
+    const version = data && receive(data)?.version
+    const outdated = !!version && version != running
+    // A navigation that lands on the same old page (a stale cache) must not be tried again.
+    if (outdated && href && storage(() => sessionStorage, key) != version) {
+      storage(() => sessionStorage, key, version)
+      location.assign(href)
+    }
+    return outdated
+  }
+
+  async function reload(): Promise<void> {
+    if ((await options.beforeReload?.()) === false) return
+    await reloadPage()
+  }
+
+  const soonCheck = () => {
+    if (!document.hidden && Date.now() - lastCheck > CHECK_GAP_MS) void check()
+  }
+
+  return {
+    start() {
+      running$.abort()
+      const signal = (running$ = new AbortController()).signal
+      signal.addEventListener('abort', () => hide())
+      const eventsUrl = `${base}events${query}&version=${encodeURIComponent(running)}`
+      shareAcrossTabs(key, (send) => openStream(eventsUrl, versionUrl, pollInterval, send, signal), receive, signal)
+      onBrokenBundle(() => {
+        prompt({ reason: 'broken' })
+        void check()
+      }, signal)
+      document.addEventListener('visibilitychange', soonCheck, { signal })
+      addEventListener('focus', soonCheck, { signal })
+      addEventListener('online', soonCheck, { signal })
+      // Later in another tab of the app hides this tab's banner too.
+      addEventListener('storage', (event) => event.key == key && event.newValue == shown && hide(), { signal })
+    },
+    stop: () => running$.abort(),
+    check,
+    reload,
+  }
+}

@@ -1,0 +1,37 @@
+/** How long Reload waits for a new service worker to install, and then to take control. */
+const WORKER_WAIT_MS = 3000
+
+/** Asks the page's service worker to look for an update, so it is waiting by the time the user decides. */
+export const updateWorker = (): void => {
+  navigator.serviceWorker?.getRegistration().then((registration) => registration?.update()).catch(() => {})
+}
+
+/** The waiting worker, once an installing one has installed (bounded). */
+const waitingWorker = (registration: ServiceWorkerRegistration): Promise<ServiceWorker | null> =>
+  new Promise((resolve) => {
+    const installing = registration.installing
+    if (registration.waiting || !installing) return resolve(registration.waiting)
+    setTimeout(() => resolve(registration.waiting), WORKER_WAIT_MS)
+    installing.addEventListener('statechange', () => installing.state != 'installing' && resolve(registration.waiting))
+  })
+
+/**
+ * Reloads into the new version. With a waiting service worker it first asks it to take over
+ * (`SKIP_WAITING`, Workbox's convention) and reloads once the page's controller changed, or
+ * after a bound; otherwise it reloads at once, because the old worker would keep serving
+ * the old files.
+ */
+export async function reloadPage(): Promise<void> {
+  const workers = navigator.serviceWorker
+  const registration = await workers?.getRegistration().catch(() => undefined)
+  const waiting = registration && workers.controller && (await waitingWorker(registration))
+  if (!waiting) return location.reload()
+  let reloaded = false
+  const reload = () => {
+    if (!reloaded) location.reload()
+    reloaded = true
+  }
+  workers.addEventListener('controllerchange', reload)
+  setTimeout(reload, WORKER_WAIT_MS)
+  waiting.postMessage({ type: 'SKIP_WAITING' })
+}

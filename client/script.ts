@@ -1,0 +1,29 @@
+/**
+ * The classic-script entry, served by the sidecar as `/client.js`:
+ * `<script src="https://sidecar.example/client.js" data-version="BUILD_VERSION" defer></script>`.
+ * It reads its own tag, then starts once the document is parsed, so it never delays the page.
+ * Updates and up-to-date checks are dispatched on `window` as `deploy-notify:update` and
+ * `deploy-notify:current`.
+ */
+import { createNotifier } from './notifier.js'
+
+const script = document.currentScript as HTMLScriptElement | null
+const data = script?.dataset
+
+if (!data?.version) {
+  console.warn('deploy-notify: the script tag needs data-version="THE RUNNING VERSION"; not started')
+} else {
+  const dispatch = (type: string) => (detail: unknown) => dispatchEvent(new CustomEvent(`deploy-notify:${type}`, { detail }))
+  const notifier = createNotifier({
+    version: data.version,
+    app: data.app,
+    // The sidecar's base: the script's own URL without `client.js`, so a proxy prefix just works.
+    url: data.url ?? script!.src.replace(/client\.js([?#].*)?$/, ''),
+    pollInterval: Number(data.pollInterval) || undefined,
+    ui: data.ui == 'none' ? 'none' : 'banner',
+    onUpdate: dispatch('update'),
+    onCurrent: dispatch('current'),
+  })
+  if (document.readyState == 'loading') addEventListener('DOMContentLoaded', () => notifier.start())
+  else notifier.start()
+}

@@ -1,0 +1,57 @@
+/** Backoff window: full jitter over an exponential window, capped (AWS Architecture Blog). */
+const BASE_MS = 1000
+const CAP_MS = 30_000
+/** Consecutive failures after which the stream is not to be relied on: poll as well. */
+const FAILURES_BEFORE_POLLING = 3
+
+/** The current deploy as JSON text, or undefined when none is known or the sidecar is away. */
+export const fetchVersion = (url: string): Promise<string | undefined> =>
+  // no-cache: the browser revalidates with If-None-Match, with no header of ours (no preflight).
+  fetch(url, { cache: 'no-cache' }).then(
+    (response) => (response.ok ? response.text() : undefined),
+    () => undefined,
+  )
+
+/**
+ * Holds the event stream and passes each event's data on, until `signal` aborts. Unlike a
+ * bare EventSource, which gives up for good on an HTTP error status or a wrong content type
+ * (HTML "Server-sent events": "fail the connection"), it reconnects after every error, and
+ * while the stream keeps failing it polls `/version` too (not while the tab is hidden).
+ */
+export function openStream(
+  eventsUrl: string,
+  versionUrl: string,
+  pollMs: number,
+  send: (data: string) => void,
+  signal: AbortSignal,
+): void {
+  let source: EventSource
+  let failures = 0
+  let retry: ReturnType<typeof setTimeout>
+  let poll: ReturnType<typeof setInterval> | undefined
+  const pollOnce = () => document.hidden || fetchVersion(versionUrl).then((data) => data && send(data))
+  const relay = (event: MessageEvent<string>) => send(event.data)
+  const connect = () => {
+    source = new EventSource(eventsUrl)
+    source.addEventListener('version', relay)
+    source.addEventListener('deploy', relay)
+    source.onopen = () => {
+      failures = 0
+      poll = clearInterval(poll) as undefined
+    }
+    source.onerror = () => {
+      source.close()
+      retry = setTimeout(connect, Math.random() * Math.min(CAP_MS, BASE_MS * 2 ** failures++))
+      if (failures >= FAILURES_BEFORE_POLLING && !poll) {
+        pollOnce()
+        poll = setInterval(pollOnce, pollMs)
+      }
+    }
+  }
+  connect()
+  signal.addEventListener('abort', () => {
+    source.close()
+    clearTimeout(retry)
+    clearInterval(poll)
+  })
+}
