@@ -17,12 +17,11 @@ export const textsFor = (lang: string): Texts => builtIn[lang.slice(0, 2).toLowe
 // `all: initial` stops the page's inherited styles at the shadow boundary; the shadow root
 // keeps ours from leaking out.
 const style =
-  ':host{all:initial}div{position:fixed;z-index:2147483647;bottom:16px;left:16px;display:flex;gap:8px;' +
-  'align-items:center;padding:12px 16px;border-radius:8px;background:#222;color:#fff;' +
-  'font:14px system-ui,sans-serif;box-shadow:0 2px 8px #0006;animation:a .2s}p{margin:0 8px 0 0}' +
-  'button{font:inherit;padding:6px 12px;border:1px solid;border-radius:6px;background:#fff;color:#222}' +
-  'button+button{background:0;color:#fff}@keyframes a{from{opacity:0}}' +
-  '@media (prefers-reduced-motion:reduce){div{animation:none}}'
+  ':host{all:initial}div{position:fixed;z-index:2147483647;bottom:1em;left:1em;display:flex;gap:.6em;' +
+  'align-items:center;padding:.8em 1em;border-radius:.5em;background:#222;color:#fff;font:14px system-ui;' +
+  'animation:a .2s}p{margin:0}button{font:inherit;padding:.4em .8em;border:1px solid;border-radius:.4em;' +
+  'background:#fff;color:#222}button+button{background:0;color:#fff}@keyframes a{from{opacity:0}}' +
+  '@media(prefers-reduced-motion:reduce){div{animation:none}}'
 
 /**
  * Shows the banner: `role="status"` (announced politely), the message, **Reload** and, unless

@@ -12,7 +12,8 @@ export function onBrokenBundle(broken: () => void, signal: AbortSignal): void {
     (event) => {
       const element = event.target as Partial<HTMLScriptElement & HTMLLinkElement>
       const url = element.tagName == 'SCRIPT' ? element.src : element.tagName == 'LINK' ? element.href : ''
-      if (url && new URL(url, location.href).origin == location.origin) broken()
+      // `src` and `href` read back absolute, so a prefix test is an origin test.
+      if (url?.startsWith(location.origin + '/')) broken()
     },
     { capture: true, signal },
   )

@@ -92,7 +92,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
       deploy = JSON.parse(data) as Deploy
       if (typeof deploy.version != 'string') throw 0
     } catch {
-      if (!warned) console.warn('deploy-notify: ignoring malformed event data', data)
+      if (!warned) console.warn('deploy-notify: ignored malformed data', data)
       warned = true
       return
     }

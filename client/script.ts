@@ -11,7 +11,7 @@ const script = document.currentScript as HTMLScriptElement | null
 const data = script?.dataset
 
 if (!data?.version) {
-  console.warn('deploy-notify: the script tag needs data-version="THE RUNNING VERSION"; not started')
+  console.warn('deploy-notify: no data-version on the script tag')
 } else {
   const dispatch = (type: string) => (detail: unknown) => dispatchEvent(new CustomEvent(`deploy-notify:${type}`, { detail }))
   const notifier = createNotifier({
