@@ -9,6 +9,8 @@ import { clientRoutes } from './routes/client.js'
 import { eventsRoutes } from './routes/events.js'
 import { notifyRoutes } from './routes/notify.js'
 import { opsRoutes } from './routes/ops.js'
+import { statusPageRoutes } from './routes/status-page.js'
+import { statusRoutes } from './routes/status.js'
 import { versionRoutes } from './routes/version.js'
 import { schemaErrorFormatter } from './schema-errors.js'
 import type { Store } from './store/store.js'
@@ -82,5 +84,7 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
   await app.register(versionRoutes, { store })
   await app.register(opsRoutes, { metrics })
   await app.register(clientRoutes)
+  await app.register(statusRoutes, { store, hub })
+  await app.register(statusPageRoutes, { store, hub })
   return app
 }

@@ -6,8 +6,13 @@ import { UsageError } from './commands/usage.js'
 const help = `Usage: deploy-notify <command> [options]
 
 Commands:
-  serve     run the sidecar (see: deploy-notify serve --help)
-  notify    announce a deploy from CI (see: deploy-notify notify --help)
+  serve         run the sidecar
+  notify        announce a deploy from CI
+  status        show each app's version, deploys and open pages by version
+  wait-drained  wait until no open page runs a version (then old assets can go)
+  stamp         write the version into a built app
+
+Each command explains itself with --help.
 
 Options:
   -h, --help     show this help
@@ -27,6 +32,18 @@ async function main(argv: string[]): Promise<number> {
     case 'notify': {
       const { notify } = await import('./commands/notify.js')
       return notify(args, process.env)
+    }
+    case 'status': {
+      const { status } = await import('./commands/status.js')
+      return status(args, process.env)
+    }
+    case 'wait-drained': {
+      const { waitDrained } = await import('./commands/wait-drained.js')
+      return waitDrained(args, process.env)
+    }
+    case 'stamp': {
+      const { stamp } = await import('./commands/stamp.js')
+      return stamp(args, process.env)
     }
     case '-v':
     case '--version': {
