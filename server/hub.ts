@@ -57,6 +57,8 @@ export class Hub {
    * moment its socket closes.
    */
   add(app: string, version: string, socket: Socket, firstBytes: Buffer): void {
+    // Gone before its head was written: it would never emit 'close' again, so never count it.
+    if (socket.destroyed) return
     let sockets = this.#apps.get(app)
     if (!sockets) this.#apps.set(app, (sockets = new Set()))
     sockets.add(socket)

@@ -26,7 +26,13 @@ export async function startSidecar(config: Config): Promise<Sidecar> {
   if (config.notifyToken === undefined) {
     app.log.warn('NOTIFY_TOKEN is not set: POST /notify is accepted from loopback callers only')
   }
-  await app.listen({ port: config.port, host: config.host})
+  try {
+    await app.listen({ port: config.port, host: config.host })
+  } catch (error) {
+    await app.close()
+    await store.close()
+    throw error
+  }
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : config.port
   app.log.info({ port, host: config.host, dataDir: config.dataDir }, `deploy-notify listening on http://${config.host}:${port}`)

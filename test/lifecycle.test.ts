@@ -89,6 +89,13 @@ describe('the sidecar process', () => {
     expect(await readFile(file, 'utf8')).toBe('{"format":1,')
   })
 
+  it('stops at start with exit 1 when the port is taken', async () => {
+    const first = await spawn()
+    const exit = await runCli(['serve'], { PORT: String(first.port), HOST: '127.0.0.1', DATA_DIR: dataDir })
+    expect(exit.code).toBe(1)
+    expect(exit.stderr).toMatch(/^deploy-notify: cannot listen: .*EADDRINUSE.*; choose another PORT or HOST/m)
+  })
+
   it('explains itself with --help', async () => {
     const exit = await runCli(['serve', '--help'])
     expect(exit.code).toBe(0)

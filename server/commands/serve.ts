@@ -44,6 +44,10 @@ export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<voi
   } catch (error) {
     if (error instanceof ConfigError) throw new UsageError(error.message)
     if (error instanceof StoreError) throw new StartError(error.message)
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new StartError(`cannot listen: ${(error as Error).message}; choose another PORT or HOST`)
+    }
     throw error
   }
 }
