@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
-import { serve, StartError } from './commands/serve.js'
-import { UsageError } from './commands/usage.js'
+import { StartError, UsageError } from './commands/usage.js'
 
 const help = `Usage: deploy-notify <command> [options]
 
@@ -22,29 +21,24 @@ Exit codes: 0 done, 1 refused (bad state at start, deploy rejected), 2 usage err
 3 sidecar unreachable (notify), 70 internal error.
 `
 
+/** Each command is loaded on use, so `notify` in CI does not load Fastify. `serve` resolves once listening. */
+const commands: Record<string, () => Promise<(args: string[], env: NodeJS.ProcessEnv) => Promise<unknown>>> = {
+  serve: async () => (await import('./commands/serve.js')).serve,
+  notify: async () => (await import('./commands/notify.js')).notify,
+  status: async () => (await import('./commands/status.js')).status,
+  'wait-drained': async () => (await import('./commands/wait-drained.js')).waitDrained,
+  stamp: async () => (await import('./commands/stamp.js')).stamp,
+}
+
 /** Runs one command; resolves to the process exit code (or never, for a running server). */
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv
+  const load = command === undefined ? undefined : commands[command]
+  if (load) {
+    const code = await (await load())(args, process.env)
+    return typeof code === 'number' ? code : 0
+  }
   switch (command) {
-    case 'serve':
-      await serve(args, process.env)
-      return 0
-    case 'notify': {
-      const { notify } = await import('./commands/notify.js')
-      return notify(args, process.env)
-    }
-    case 'status': {
-      const { status } = await import('./commands/status.js')
-      return status(args, process.env)
-    }
-    case 'wait-drained': {
-      const { waitDrained } = await import('./commands/wait-drained.js')
-      return waitDrained(args, process.env)
-    }
-    case 'stamp': {
-      const { stamp } = await import('./commands/stamp.js')
-      return stamp(args, process.env)
-    }
     case '-v':
     case '--version': {
       const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, flagName, loadConfig, settingNames, type SettingName } from '../config.js'
 import { closeOnSignals, startSidecar } from '../main.js'
 import { StoreError } from '../store/store.js'
-import { UsageError } from './usage.js'
+import { StartError, UsageError } from './usage.js'
 
 export const serveHelp = `Usage: deploy-notify serve [options]
 
@@ -50,9 +50,4 @@ export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<voi
     }
     throw error
   }
-}
-
-/** The sidecar cannot start with this state; exit 1 with the message. */
-export class StartError extends Error {
-  override name = 'StartError'
 }

@@ -2,3 +2,8 @@
 export class UsageError extends Error {
   override name = 'UsageError'
 }
+
+/** The sidecar cannot start as configured (unreadable state, a taken port): exit 1 with the message. */
+export class StartError extends Error {
+  override name = 'StartError'
+}
