@@ -13,6 +13,7 @@ import { statusPageRoutes } from './routes/status-page.js'
 import { statusRoutes } from './routes/status.js'
 import { versionRoutes } from './routes/version.js'
 import { schemaErrorFormatter } from './schema-errors.js'
+import { VersionSampler } from './status.js'
 import type { Store } from './store/store.js'
 
 /** How long closing waits for requests in flight before it closes every connection. */
@@ -45,6 +46,7 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
 
   const hub = new Hub(config.keepaliveMs)
   const metrics = createMetrics(hub)
+  const sampler = new VersionSampler(hub)
   store.onChange((deploy) => {
     const start = process.hrtime.bigint()
     hub.broadcast(deploy)
@@ -58,7 +60,10 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
     // idle, so close() would wait for it to time out. Requests in flight get this long to finish.
     forceClose = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS).unref()
   })
-  app.addHook('onClose', async () => clearTimeout(forceClose))
+  app.addHook('onClose', async () => {
+    clearTimeout(forceClose)
+    sampler.close()
+  })
 
   // Only JSON bodies are accepted anywhere; text/plain would otherwise reach the schema as a string.
   app.removeContentTypeParser('text/plain')
@@ -84,7 +89,7 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
   await app.register(versionRoutes, { store })
   await app.register(opsRoutes, { metrics })
   await app.register(clientRoutes)
-  await app.register(statusRoutes, { store, hub })
-  await app.register(statusPageRoutes, { store, hub })
+  await app.register(statusRoutes, { store, hub, sampler })
+  await app.register(statusPageRoutes, { store, hub, sampler, config })
   return app
 }

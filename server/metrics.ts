@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Hub } from './hub.js'
+import { boundedVersions, MAX_VERSIONS, OTHER_VERSIONS } from './status.js'
 
 export interface Metrics {
   registry: Registry
@@ -15,12 +16,15 @@ export function createMetrics(hub: Hub): Metrics {
   const registry = new Registry()
   new Gauge({
     name: 'deploy_notify_connections',
-    help: 'Open event streams on this process, per app.',
-    labelNames: ['app'],
+    help: `Open event streams on this process, per app and running version (at most ${MAX_VERSIONS} per app, the rest as "${OTHER_VERSIONS}").`,
+    labelNames: ['app', 'version'],
     registers: [registry],
     collect() {
+      // Reset first: a version with no open stream loses its series instead of showing 0 forever.
       this.reset()
-      for (const [app, count] of hub.connectionsByApp()) this.set({ app }, count)
+      for (const [app] of hub.connectionsByApp()) {
+        for (const [version, count] of Object.entries(boundedVersions(hub.versions(app)))) this.set({ app, version }, count)
+      }
     },
   })
   new Counter({

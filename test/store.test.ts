@@ -44,10 +44,14 @@ describe('the file store', () => {
     expect(JSON.parse(await readFile(join(dir, 'a', 'b', 'state.json'), 'utf8'))).toMatchObject({ format: 1 })
   })
 
+  const web = '{"app":"web","version":"v1","id":"1","time":"2025-01-01T00:00:00.000Z"}'
   const corrupt: [string, string, RegExp][] = [
     ['truncated JSON', '{"format":1,"apps":{"web":{"app":"web","vers', /invalid JSON/],
     ['another format', '{"format":2,"apps":{}}', /unknown format 2/],
     ['a deploy without a version', '{"format":1,"apps":{"web":{"app":"web","id":"1","time":"x"}}}', /app "web" has no valid deploy/],
+    ['a history that is a list', `{"format":1,"apps":{"web":${web}},"history":[${web}]}`, /"history" is not an object/],
+    ['a history of another app', `{"format":1,"apps":{"web":${web}},"history":{"web":[{"app":"admin","version":"v0","id":"1","time":"x"}]}}`, /app "web" has an invalid history/],
+    ['a history without a current deploy', `{"format":1,"apps":{"web":${web}},"history":{"admin":[]}}`, /app "admin" has a history but no current deploy/],
   ]
   it.each(corrupt)('refuses to start from %s, naming the file, and leaves it as it is', async (_name, text, reason) => {
     await writeFile(join(dir, 'state.json'), text)
@@ -66,5 +70,45 @@ describe('the file store', () => {
     await store.publish({ app: 'web', version: 'v1' })
     await writeFile(join(dir, 'state.json.tmp'), '{"format":1,"apps":{"web":')
     expect((await openFileStore(dir)).current('web')?.version).toBe('v1')
+  })
+
+  it('keeps the last 20 deploys per app, newest first, across a reopen', async () => {
+    const store = await openFileStore(dir)
+    for (let i = 1; i <= 25; i++) await store.publish({ app: 'web', version: `v${i}`, message: `deploy ${i}` })
+    await store.publish({ app: 'web', version: 'v25' }) // unchanged: no new entry
+    await store.publish({ app: 'admin', version: 'a1' })
+    const expected = Array.from({ length: 20 }, (_, i) => `v${25 - i}`)
+    expect(store.history('web').map((d) => d.version)).toEqual(expected)
+    expect(store.history('web')[0]).toEqual(store.current('web'))
+    expect(store.history('admin').map((d) => d.version)).toEqual(['a1'])
+    expect(store.history('nope')).toEqual([])
+    await store.close()
+
+    const reopened = await openFileStore(dir)
+    expect(reopened.history('web').map((d) => d.version)).toEqual(expected)
+    expect(reopened.history('web')[19]).toMatchObject({ version: 'v6', id: '6', message: 'deploy 6' })
+    await reopened.publish({ app: 'web', version: 'v26' })
+    expect(reopened.history('web').map((d) => d.version)).toEqual(['v26', ...expected.slice(0, 19)])
+  })
+
+  it('does not record a refused (stale) deploy in the history', async () => {
+    const store = await openFileStore(dir)
+    await store.publish({ app: 'web', version: 'v5', sequence: 5 })
+    expect((await store.publish({ app: 'web', version: 'v4', sequence: 4 })).kind).toBe('stale')
+    expect(store.history('web').map((d) => d.version)).toEqual(['v5'])
+  })
+
+  it('loads a state file written before histories were kept: each history is the current deploy', async () => {
+    const old = '{"format":1,"apps":{"web":{"app":"web","version":"v1","id":"1","time":"2025-01-01T00:00:00.000Z"}}}'
+    await writeFile(join(dir, 'state.json'), old)
+    const store = await openFileStore(dir)
+    expect(store.history('web')).toEqual([store.current('web')])
+    await store.publish({ app: 'web', version: 'v2' })
+    expect(store.history('web').map((d) => `${d.version} ${d.id}`)).toEqual(['v2 2', 'v1 1'])
+    // Written in the same file, so an older sidecar still reads its "apps".
+    const file = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as { format: number; apps: Record<string, unknown>; history: Record<string, unknown[]> }
+    expect(file.format).toBe(1)
+    expect(file.apps.web).toEqual(store.current('web'))
+    expect(file.history.web).toHaveLength(2)
   })
 })

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { ask, describeAnswer, describeNetworkError, sidecarEndpoint, sleep, type Answer } from './http.js'
 import { UsageError } from './usage.js'
 
 /** Exit codes, so CI can tell "fix the request" (1) from "the sidecar is down" (3). */
@@ -34,13 +35,6 @@ const ATTEMPT_TIMEOUT_MS = 10_000
 const FIRST_DELAY_MS = 250
 const MAX_DELAY_MS = 5_000
 
-/** What the sidecar (or whatever answers at --url) said to one attempt. */
-interface Answer {
-  status: number
-  body: Record<string, unknown>
-  statusText: string
-}
-
 /** `deploy-notify notify`: resolves to the exit code; throws UsageError on a bad command line. */
 export async function notify(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let values
@@ -67,7 +61,9 @@ export async function notify(args: string[], env: NodeJS.ProcessEnv): Promise<nu
   // The sidecar judges every field; only sequence must become a JSON number here.
   const sequenceNumber = sequence === undefined ? undefined : parseSequence(sequence)
   const body = JSON.stringify({ version, app, message, mandatory, sequence: sequenceNumber })
-  return announceDeploy(notifyEndpoint(url), { method: 'POST', headers, body, redirect: 'manual' }, timeout)
+  // A redirect is reported, not followed: fetch would turn the POST into a GET or drop the token.
+  const request: RequestInit = { method: 'POST', headers, body, redirect: 'manual' }
+  return announceDeploy(sidecarEndpoint(url, '/notify'), request, timeout)
 }
 
 /** Posts until the sidecar answers below 500 or --timeout runs out. */
@@ -76,7 +72,7 @@ async function announceDeploy(endpoint: URL, request: RequestInit, timeout: stri
   for (let attempt = 1; ; attempt++) {
     let failure: string
     try {
-      const answer = await post(endpoint, request, Math.max(1, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now())))
+      const answer = await ask(endpoint, request, Math.max(1, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now())))
       if (answer.status < 500) return reportAnswer(answer)
       failure = `${answer.status} ${describeAnswer(answer)}`
     } catch (error) {
@@ -90,32 +86,17 @@ async function announceDeploy(endpoint: URL, request: RequestInit, timeout: stri
       return EXIT_UNREACHABLE
     }
     process.stderr.write(`deploy-notify: attempt ${attempt} failed (${failure}); retrying in ${Math.round(delay)} ms\n`)
-    await new Promise((resolve) => setTimeout(resolve, delay))
+    await sleep(delay)
   }
-}
-
-/** Endpoint paths are appended to the base URL (CONTRACT: "path prefix included"). */
-function notifyEndpoint(raw: string): URL {
-  let url: URL
-  try {
-    url = new URL(raw)
-  } catch {
-    throw new UsageError(`--url "${raw}" is not a URL such as https://sidecar.example`)
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url "${raw}" must be http or https`)
-  // fetch refuses URLs with credentials; the token belongs in NOTIFY_TOKEN anyway.
-  if (url.username || url.password) throw new UsageError('--url must not contain credentials; use NOTIFY_TOKEN')
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}/notify`
-  return url
 }
 
 const durationUnits = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
 
-/** `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds. */
-export function parseDuration(raw: string): number {
+/** `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds; `flag` names the option in the error. */
+export function parseDuration(raw: string, flag = '--timeout'): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim())
   const ms = match ? Number(match[1]) * durationUnits[(match[2] ?? 's') as keyof typeof durationUnits] : NaN
-  if (!(ms > 0)) throw new UsageError(`--timeout "${raw}" is not a duration such as 500ms, 30s, 5m or 1h`)
+  if (!(ms > 0)) throw new UsageError(`${flag} "${raw}" is not a duration such as 500ms, 30s, 5m or 1h`)
   return ms
 }
 
@@ -123,22 +104,6 @@ function parseSequence(raw: string): number {
   const sequence = Number(raw)
   if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(sequence)) throw new UsageError(`--sequence "${raw}" is not an integer`)
   return sequence
-}
-
-/** One attempt. A redirect is reported, not followed: fetch would turn the POST into a GET or drop the token. */
-async function post(url: URL, request: RequestInit, timeoutMs: number): Promise<Answer> {
-  const response = await fetch(url, { ...request, signal: AbortSignal.timeout(timeoutMs) })
-  const text = await response.text()
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined // a proxy's HTML error page, say
-  }
-  const body = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {}
-  const location = response.headers.get('location')
-  const statusText = location ? `redirect to ${location}; update --url (without /notify)` : response.statusText
-  return { status: response.status, body, statusText }
 }
 
 /** 202 and 200-unchanged are the sidecar's yes; anything else below 500 is a no that a retry cannot fix. */
@@ -156,22 +121,4 @@ function reportAnswer(answer: Answer): number {
   }
   process.stderr.write(`deploy-notify: the sidecar rejected the deploy: ${status} ${describeAnswer(answer)}\n`)
   return EXIT_REJECTED
-}
-
-function describeAnswer({ body, statusText }: Answer): string {
-  if (typeof body.message !== 'string') return statusText || 'unexpected answer'
-  return typeof body.error === 'string' ? `${body.error}: ${body.message}` : body.message
-}
-
-/**
- * fetch puts the reason in `cause` (ECONNREFUSED, ENOTFOUND, a reset while reading the answer);
- * a TypeError without one is a bug here, not something a retry fixes.
- */
-function describeNetworkError(error: unknown): string {
-  if (error instanceof DOMException && error.name === 'TimeoutError') return 'no answer within the attempt timeout'
-  if (!(error instanceof TypeError && error.cause instanceof Error)) throw error
-  const cause = error.cause as Error & { code?: string }
-  // The fetch spec blocks some ports (6000, 6667, ...); no retry will ever reach them.
-  if (cause.message === 'bad port') throw new UsageError('fetch refuses the port of --url; run the sidecar on another port')
-  return cause.message || cause.code || error.message
 }

@@ -1,6 +1,130 @@
+import { parseArgs } from 'node:util'
+import type { AppStatus, Status } from '../status.js'
+import { ask, describeAnswer, describeNetworkError, sidecarEndpoint, sleep } from './http.js'
 import { UsageError } from './usage.js'
 
-/** Placeholder: `deploy-notify status` is being built. */
-export async function status(_args: string[], _env: NodeJS.ProcessEnv): Promise<number> {
-  throw new UsageError('"status" is not available yet')
+export const EXIT_SHOWN = 0
+export const EXIT_REFUSED = 1
+export const EXIT_USAGE = 2 // thrown as UsageError; cli.ts maps it to 2
+export const EXIT_UNREACHABLE = 3
+
+export const statusHelp = `Usage: deploy-notify status --url URL [--app NAME] [--json]
+
+Shows what the sidecar's /status says: for each app, the current version, how long ago it was
+deployed, and how many pages are open, in total and by the version they run.
+
+  --url URL   the sidecar's base URL, path prefix included (/status is appended)
+  --app NAME  only this app
+  --json      print the JSON of /status (only that app's entry with --app) instead of a table
+  -h, --help  show this help
+
+Exit codes:
+  ${EXIT_SHOWN}  shown
+  ${EXIT_REFUSED}  the sidecar answered, but not 200 with a status
+  ${EXIT_USAGE}  usage error
+  ${EXIT_UNREACHABLE}  unreachable: no answer, also after one retry
+`
+
+const ATTEMPT_TIMEOUT_MS = 5_000
+const RETRY_DELAY_MS = 500
+
+/** `/status` as a program reads it: the status, a refusal (any other answer), or no answer. */
+export type StatusAnswer =
+  | { kind: 'status'; status: Status }
+  | { kind: 'refused'; httpStatus: number; reason: string }
+  | { kind: 'unreachable'; reason: string }
+
+/** One GET of `/status`. Only a usage problem (a port fetch refuses) throws. */
+export async function readStatus(endpoint: URL, timeoutMs: number): Promise<StatusAnswer> {
+  try {
+    const answer = await ask(endpoint, { headers: { accept: 'application/json' } }, timeoutMs)
+    if (answer.status !== 200) return { kind: 'refused', httpStatus: answer.status, reason: `${answer.status} ${describeAnswer(answer)}` }
+    const { apps, time } = answer.body
+    if (typeof apps !== 'object' || apps === null || typeof time !== 'string') {
+      return { kind: 'refused', httpStatus: 200, reason: `200 but not a deploy-notify status; is --url the sidecar?` }
+    }
+    return { kind: 'status', status: answer.body as unknown as Status }
+  } catch (error) {
+    return { kind: 'unreachable', reason: describeNetworkError(error) }
+  }
+}
+
+/** `deploy-notify status`: resolves to the exit code; throws UsageError on a bad command line. */
+export async function status(args: string[], _env: NodeJS.ProcessEnv): Promise<number> {
+  let values
+  try {
+    const options = { url: { type: 'string' }, app: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const
+    values = parseArgs({ args, options, strict: true }).values
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${statusHelp}`)
+  }
+  if (values.help) {
+    process.stdout.write(statusHelp)
+    return EXIT_SHOWN
+  }
+  if (values.url === undefined) throw new UsageError(`status needs --url\n\n${statusHelp}`)
+  const endpoint = sidecarEndpoint(values.url, '/status')
+
+  // A sidecar restarting behind a proxy is back within a moment; one retry covers that.
+  let answer = await readStatus(endpoint, ATTEMPT_TIMEOUT_MS)
+  if (answer.kind === 'unreachable') {
+    await sleep(RETRY_DELAY_MS)
+    answer = await readStatus(endpoint, ATTEMPT_TIMEOUT_MS)
+  }
+  if (answer.kind === 'unreachable') {
+    process.stderr.write(`deploy-notify: could not reach ${endpoint} (2 attempts); last error: ${answer.reason}\n`)
+    return EXIT_UNREACHABLE
+  }
+  if (answer.kind === 'refused') {
+    process.stderr.write(`deploy-notify: ${endpoint} answered ${answer.reason}\n`)
+    return EXIT_REFUSED
+  }
+
+  const { apps, time } = answer.status
+  const selected = values.app === undefined ? apps : pick(apps, values.app)
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ apps: selected, time }, null, 2)}\n`)
+    return EXIT_SHOWN
+  }
+  const names = values.app === undefined ? Object.keys(selected) : [values.app]
+  if (names.length === 0) {
+    process.stdout.write('No app yet: no deploy was notified and no page is open.\n')
+    return EXIT_SHOWN
+  }
+  const rows = names.map((name) => appRow(name, selected[name] ?? emptyApp, Date.parse(time)))
+  process.stdout.write(table([['APP', 'VERSION', 'DEPLOYED', 'PAGES', 'BY VERSION'], ...rows]))
+  return EXIT_SHOWN
+}
+
+const emptyApp: AppStatus = { current: null, history: [], streams: { total: 0, versions: {} }, samples: [] }
+
+function pick(apps: Record<string, AppStatus>, name: string): Record<string, AppStatus> {
+  return Object.hasOwn(apps, name) ? Object.fromEntries([[name, apps[name]!]]) : {}
+}
+
+function appRow(name: string, app: AppStatus, now: number): string[] {
+  const { current, streams } = app
+  const byVersion = Object.entries(streams.versions)
+    .sort(([, a], [, b]) => b - a)
+    .map(([version, count]) => `${version}: ${count}`)
+    .join(', ')
+  const deployed = current ? ago(now - Date.parse(current.time)) : '-'
+  return [name, current?.version ?? '-', deployed, String(streams.total), byVersion]
+}
+
+/** "45s ago", "12m ago", "3h 20m ago", "4d ago": the sidecar's clock on both ends, so no skew. */
+export function ago(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000))
+  if (seconds < 60) return `${seconds}s ago`
+  const minutes = Math.floor(seconds / 60)
+  if (minutes < 60) return `${minutes}m ago`
+  const hours = Math.floor(minutes / 60)
+  if (hours < 48) return `${hours}h ${minutes % 60}m ago`
+  return `${Math.floor(hours / 24)}d ago`
+}
+
+/** Columns padded to their widest cell; the last one is not, so lines carry no trailing spaces. */
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n'
 }

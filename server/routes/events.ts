@@ -1,10 +1,10 @@
-import type { OutgoingHttpHeaders } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config.js'
 import { appSchema, DEFAULT_APP, versionSchema, type Deploy } from '../deploy.js'
 import { TooManyStreamsError } from '../errors.js'
 import type { Hub } from '../hub.js'
-import { eventFrame, retryFrame } from '../sse.js'
+import { jitteredRetry, openEventStream } from '../event-stream.js'
+import { eventFrame } from '../sse.js'
 import type { Store } from '../store/store.js'
 
 interface EventsQuery {
@@ -40,34 +40,12 @@ export async function eventsRoutes(
       }
       const appName = request.query.app ?? DEFAULT_APP
       const current = store.current(appName)
-      // Spread reconnects after a restart over half a retry period.
-      const retry = config.retryMs + Math.floor(Math.random() * (config.retryMs / 2))
-      let firstBytes = retryFrame(retry)
+      let firstBytes = jitteredRetry(config.retryMs)
       // A reconnecting browser that already saw the current deploy does not need it again.
       if (current && current.id !== request.headers['last-event-id']) {
         firstBytes = Buffer.concat([firstBytes, versionFrame(current)])
       }
-
-      reply.hijack()
-      const response = reply.raw
-      // Fastify's completion log waits for a 'finish' that a stream never emits; its listener
-      // would keep this request's objects and logger alive as long as the stream.
-      response.removeAllListeners('finish').removeAllListeners('error')
-      const socket = request.raw.socket
-      // Without Transfer-Encoding the body runs until the connection closes (RFC 9112 6.3),
-      // so each frame goes to the socket as it is, with no chunk framing per write.
-      response.removeHeader('transfer-encoding')
-      socket.cork()
-      response.writeHead(200, {
-        ...(reply.getHeaders() as OutgoingHttpHeaders),
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        'x-accel-buffering': 'no',
-        connection: 'close',
-      })
-      response.flushHeaders()
-      hub.add(appName, request.query.version ?? 'unknown', socket, firstBytes)
-      socket.uncork()
+      openEventStream(request, reply, (socket) => hub.add(appName, request.query.version ?? 'unknown', socket, firstBytes))
     },
   )
 }

@@ -1,6 +1,55 @@
 import type { FastifyInstance } from 'fastify'
+import { TooManyStreamsError } from '../errors.js'
+import { matchesEtag } from '../etag.js'
 import type { Hub } from '../hub.js'
+import { jitteredRetry, openEventStream } from '../event-stream.js'
+import { statusPage } from '../status-page/page.js'
+import { MAX_STATUS_STREAMS, StatusStreams, statusFrame } from '../status-page/streams.js'
+import { statusSnapshot, type VersionSampler } from '../status.js'
 import type { Store } from '../store/store.js'
 
-/** Placeholder: the status page at `GET /` is being built. */
-export async function statusPageRoutes(_app: FastifyInstance, _deps: { store: Store; hub: Hub }): Promise<void> {}
+export interface StatusPageOptions {
+  store: Store
+  hub: Hub
+  sampler: VersionSampler
+  /** `RETRY_MS`: the reconnection hint of the status stream, as of `/events`. */
+  config: { retryMs: number }
+}
+
+/**
+ * `GET /`: the status page, and `GET /status/events`: the stream it updates itself from, a
+ * `status` event with the `/status` snapshot at connect, then every 2 s and on every deploy.
+ * Both are public: counts and deploys only, like `/status`.
+ */
+export async function statusPageRoutes(app: FastifyInstance, { store, hub, sampler, config }: StatusPageOptions): Promise<void> {
+  const { retryMs } = config
+  const streams = new StatusStreams(
+    () => statusSnapshot(store, hub, sampler),
+    (error) => app.log.warn({ err: error }, 'status snapshot failed'),
+  )
+  // A deploy shows on the pages at once, not at the next tick.
+  store.onChange(() => streams.push())
+  // Streams never finish by themselves, and closing waits for every connection.
+  app.addHook('preClose', async () => streams.close())
+
+  app.get('/', (request, reply) => {
+    reply
+      .header('cache-control', 'no-cache')
+      .header('etag', statusPage.etag)
+      .header('content-security-policy', statusPage.contentSecurityPolicy)
+      .header('x-content-type-options', 'nosniff')
+      .header('referrer-policy', 'no-referrer')
+    if (matchesEtag(request.headers['if-none-match'], statusPage.etag)) return reply.code(304).send()
+    return reply.type('text/html; charset=utf-8').send(statusPage.html)
+  })
+
+  app.get('/status/events', { exposeHeadRoute: false }, (request, reply) => {
+    if (streams.size >= MAX_STATUS_STREAMS) {
+      reply.header('retry-after', String(Math.ceil(retryMs / 1000)))
+      throw new TooManyStreamsError(MAX_STATUS_STREAMS)
+    }
+    // Taken before the hijack, so a failure is an ordinary error answer.
+    const first = statusFrame(statusSnapshot(store, hub, sampler))
+    openEventStream(request, reply, (socket) => streams.add(socket, Buffer.concat([jitteredRetry(retryMs), first])))
+  })
+}

@@ -1,6 +1,18 @@
 import type { FastifyInstance } from 'fastify'
 import type { Hub } from '../hub.js'
+import { statusSnapshot, type VersionSampler } from '../status.js'
 import type { Store } from '../store/store.js'
 
-/** Placeholder: `GET /status` is being built. */
-export async function statusRoutes(_app: FastifyInstance, _deps: { store: Store; hub: Hub }): Promise<void> {}
+/**
+ * `GET /status`: each app's current deploy, recent deploys and open streams by running version,
+ * with the last hour of samples. Counts only, so it needs no token, like `/version`.
+ */
+export async function statusRoutes(
+  app: FastifyInstance,
+  { store, hub, sampler }: { store: Store; hub: Hub; sampler: VersionSampler },
+): Promise<void> {
+  app.get('/status', (_request, reply) => {
+    // Counts change every second; a cached answer would show pages that are long gone.
+    reply.header('cache-control', 'no-store').send(statusSnapshot(store, hub, sampler))
+  })
+}

@@ -1,5 +1,8 @@
 import type { Deploy, DeployRequest } from '../deploy.js'
 
+/** Deploys kept per app for `/status`: enough to see the last weeks of a busy app, small to write. */
+export const HISTORY_LENGTH = 20
+
 /** What a publish did: a new current deploy, a repeat of the current one, or a late one refused. */
 export type PublishOutcome =
   | { kind: 'changed'; deploy: Deploy }
@@ -16,6 +19,8 @@ export interface Store {
   current(app: string): Deploy | undefined
   /** The current deploy of every known app. */
   all(): Deploy[]
+  /** The last `HISTORY_LENGTH` deploys of an app, newest (the current one) first; empty if none. */
+  history(app: string): Deploy[]
   /**
    * Makes a request the current deploy unless it repeats the current version or carries a
    * lower sequence. It is durable before the promise resolves and before listeners run.
@@ -51,4 +56,9 @@ export function decide(
   if (request.mandatory !== undefined) deploy.mandatory = request.mandatory
   if (request.sequence !== undefined) deploy.sequence = request.sequence
   return { kind: 'changed', deploy }
+}
+
+/** An app's history after `deploy` became current: newest first, at most `HISTORY_LENGTH`. */
+export function withDeploy(history: readonly Deploy[], deploy: Deploy): Deploy[] {
+  return [deploy, ...history].slice(0, HISTORY_LENGTH)
 }

@@ -32,11 +32,32 @@ export async function getJson(url: string, headers: Record<string, string> = {})
   return { status: response.statusCode, headers: response.headers, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} }
 }
 
-/** The value of one metric line, e.g. `deploy_notify_connections{app="web"}`; 0 when absent. */
+/**
+ * The value of a metric series, e.g. `deploy_notify_deploys_total{app="web"}`, summed over the
+ * labels not named: `deploy_notify_connections{app="web"}` is the sum of that app's versions,
+ * as Prometheus's `sum by (app)` would give. 0 when absent.
+ */
 export async function metric(baseUrl: string, series: string): Promise<number> {
   const text = await (await request(`${baseUrl}/metrics`)).body.text()
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `))
-  return line ? Number(line.slice(series.length + 1)) : 0
+  const wanted = parseSeries(series)
+  let sum = 0
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line === '') continue
+    const space = line.lastIndexOf(' ')
+    const { name, labels } = parseSeries(line.slice(0, space))
+    if (name === wanted.name && [...wanted.labels].every(([label, value]) => labels.get(label) === value)) {
+      sum += Number(line.slice(space + 1))
+    }
+  }
+  return sum
+}
+
+/** `name{a="x",b="y"}` -> its name and labels (values as escaped in the exposition format). */
+function parseSeries(series: string): { name: string; labels: Map<string, string> } {
+  const brace = series.indexOf('{')
+  if (brace === -1) return { name: series, labels: new Map() }
+  const labels = new Map([...series.slice(brace).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]))
+  return { name: series.slice(0, brace), labels }
 }
 
 /** Polls `check` until it returns true, failing after `timeoutMs`. For state with no event to wait on. */

@@ -32,6 +32,42 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
   return collect(child, timeoutMs)
 }
 
+/** A CLI process still running, for tests that act while it waits. */
+export interface CliProcess {
+  child: ChildProcess
+  /** Everything printed so far, stdout then stderr as they came. */
+  output(): string
+  /** Resolves the first time the output matches, within `timeoutMs`. */
+  printed(pattern: RegExp, timeoutMs?: number): Promise<void>
+  exited: Promise<Exit>
+}
+
+/** Starts the built CLI without waiting for it, bounded by `timeoutMs`. */
+export function startCli(args: string[], env: Record<string, string> = {}, timeoutMs = 10_000): CliProcess {
+  requireBuild()
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let text = ''
+  const waiters = new Set<() => void>()
+  const exited = collect(child, timeoutMs, (all) => {
+    text = all
+    for (const check of waiters) check()
+  })
+  exited.catch(() => {}) // the test awaits it; an early rejection must not go unhandled meanwhile
+  const printed = (pattern: RegExp, waitMs = 5000) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => (waiters.delete(check), reject(new Error(`no ${pattern} within ${waitMs} ms; output:\n${text}`))), waitMs)
+      const check = () => {
+        if (!pattern.test(text)) return
+        clearTimeout(timer)
+        waiters.delete(check)
+        resolve()
+      }
+      waiters.add(check)
+      check()
+    })
+  return { child, output: () => text, printed, exited }
+}
+
 function collect(child: ChildProcess, timeoutMs: number, onOutput?: (text: string) => void): Promise<Exit> {
   let stdout = ''
   let stderr = ''

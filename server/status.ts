@@ -1,0 +1,124 @@
+import type { Deploy } from './deploy.js'
+import type { Hub } from './hub.js'
+import type { Store } from './store/store.js'
+
+/**
+ * Distinct versions counted by name per app, in `/status`, its samples and the metrics; the
+ * rest are summed as `other`. Any page can claim any version, so without a cap a buggy or
+ * hostile client would grow every sample and every scrape.
+ */
+export const MAX_VERSIONS = 20
+export const OTHER_VERSIONS = 'other'
+
+/** How often the sampler records each app's open streams by version, and for how long. */
+export const SAMPLE_INTERVAL_MS = 10_000
+export const SAMPLE_WINDOW_MS = 60 * 60_000
+const MAX_SAMPLES = SAMPLE_WINDOW_MS / SAMPLE_INTERVAL_MS
+
+/** Open streams per running version, at most `MAX_VERSIONS` names plus `other`. */
+export type VersionCounts = Record<string, number>
+
+/** Open streams of an app by version at one moment, for the chart of the last hour. */
+export interface Sample {
+  /** Epoch milliseconds. */
+  t: number
+  versions: VersionCounts
+}
+
+export interface AppStatus {
+  current: Deploy | null
+  /** Newest first; the first is the current deploy. */
+  history: Deploy[]
+  /** Open streams on this process. */
+  streams: { total: number; versions: VersionCounts }
+  /** Oldest first, one per `SAMPLE_INTERVAL_MS` over the last `SAMPLE_WINDOW_MS`. */
+  samples: Sample[]
+}
+
+/** The body of `GET /status`. Counts only: nothing identifies a page or needs the notify token. */
+export interface Status {
+  apps: Record<string, AppStatus>
+  /** When the snapshot was taken, ISO-8601, so readers can say "deployed 5 minutes ago". */
+  time: string
+}
+
+/**
+ * The most-run `limit` versions by name (ties by name, so the labels do not flap), the rest
+ * summed as `other`. A page that calls its own version "other" is summed with them.
+ */
+export function boundedVersions(counts: ReadonlyMap<string, number>, limit = MAX_VERSIONS): VersionCounts {
+  const sorted = [...counts].sort(([a, m], [b, n]) => n - m || (a < b ? -1 : a > b ? 1 : 0))
+  // Object.fromEntries, not assignment: a version may be called "__proto__".
+  if (sorted.length <= limit) return Object.fromEntries(sorted)
+  const named = sorted.filter(([version]) => version !== OTHER_VERSIONS).slice(0, limit)
+  const sum = (entries: [string, number][]) => entries.reduce((total, [, count]) => total + count, 0)
+  return Object.fromEntries([...named, [OTHER_VERSIONS, sum(sorted) - sum(named)]])
+}
+
+/** Per app, the samples of the last hour. One timer per app instance; `close()` stops it. */
+export class VersionSampler {
+  readonly #hub: Hub
+  /** Apps whose streams were sampled, with when the last stream was seen. */
+  readonly #apps = new Map<string, { samples: Sample[]; lastOpen: number }>()
+  readonly #timer: NodeJS.Timeout
+
+  constructor(hub: Hub) {
+    this.#hub = hub
+    this.#timer = setInterval(() => this.sample(Date.now()), SAMPLE_INTERVAL_MS).unref()
+  }
+
+  /** Oldest first. */
+  samples(app: string): Sample[] {
+    return this.#apps.get(app)?.samples.slice() ?? []
+  }
+
+  /**
+   * Records every app with open streams, and every app that had some within the window (its
+   * zeros draw the drain); an app with none for a whole window is forgotten.
+   */
+  sample(now: number): void {
+    for (const [app] of this.#hub.connectionsByApp()) {
+      if (!this.#apps.has(app)) this.#apps.set(app, { samples: [], lastOpen: now })
+    }
+    for (const [app, entry] of this.#apps) {
+      const versions = boundedVersions(this.#hub.versions(app))
+      const { samples } = entry
+      const previous = samples.at(-1)?.versions
+      // An unchanged count shares its object: a quiet hour costs 360 small records, not 360 maps.
+      samples.push({ t: now, versions: previous && sameCounts(previous, versions) ? previous : versions })
+      if (this.#hub.connections(app) > 0) entry.lastOpen = now
+      while (samples.length > MAX_SAMPLES || (samples[0] && samples[0].t <= now - SAMPLE_WINDOW_MS)) samples.shift()
+      if (now - entry.lastOpen >= SAMPLE_WINDOW_MS) this.#apps.delete(app)
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#timer)
+  }
+}
+
+function sameCounts(a: VersionCounts, b: VersionCounts): boolean {
+  const keys = Object.keys(a)
+  return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key])
+}
+
+/**
+ * The body of `GET /status`: every app the store knows or that has open streams here, sorted
+ * by name. Cheap enough to take every second or two: it reads what the store and hub keep in
+ * memory. With Redis, `streams` will combine every replica's counts; today they are this
+ * process's.
+ */
+export function statusSnapshot(store: Store, hub: Hub, sampler: VersionSampler, now: Date = new Date()): Status {
+  const names = new Set(store.all().map((deploy) => deploy.app))
+  for (const [app] of hub.connectionsByApp()) names.add(app)
+  const apps = [...names].sort().map((app): [string, AppStatus] => [
+    app,
+    {
+      current: store.current(app) ?? null,
+      history: store.history(app),
+      streams: { total: hub.connections(app), versions: boundedVersions(hub.versions(app)) },
+      samples: sampler.samples(app),
+    },
+  ])
+  return { apps: Object.fromEntries(apps), time: now.toISOString() }
+}
