@@ -64,6 +64,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const texts = { ...textsFor(document.documentElement.lang), ...options.texts }
   const prompted = new Set<string>()
   let shown: string | undefined
+  let workerUpdate: Promise<unknown> | undefined
   let hide = () => {}
   let running$ = new AbortController()
   let lastCheck = 0
@@ -71,15 +72,16 @@ export function createNotifier(options: NotifierOptions): Notifier {
 
   const prompt = (update: Update) => {
     const version = update.deploy?.version ?? ''
-    // Once per version in this tab; never for a version dismissed with Later in any tab.
-    if (prompted.has(version) || (version && storage(() => localStorage, key) == version)) return
+    // Once per version in this tab, even across the reload that did not bring it (a stale
+    // cache): never twice, so never a loop; and never for a version dismissed with Later.
+    if (prompted.has(version) || (version && (storage(() => localStorage, key) == version || storage(() => sessionStorage, key) == version))) return
     prompted.add(version)
-    updateWorker()
+    workerUpdate = updateWorker()
     options.onUpdate?.(update)
     if (options.ui == 'none') return
     hide()
     shown = version
-    hide = showBanner(texts, update.deploy?.message, update.deploy?.mandatory, reload, () => {
+    hide = showBanner(texts, update.deploy?.message, update.deploy?.mandatory, () => reload(version), () => {
       hide()
       if (version) storage(() => localStorage, key, version)
     })
@@ -114,9 +116,10 @@ export function createNotifier(options: NotifierOptions): Notifier {
     return outdated
   }
 
-  async function reload(): Promise<void> {
+  async function reload(version = shown): Promise<void> {
     if ((await options.beforeReload?.()) === false) return
-    await reloadPage()
+    if (version) storage(() => sessionStorage, key, version)
+    await reloadPage(workerUpdate)
   }
 
   const soonCheck = () => {

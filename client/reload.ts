@@ -2,9 +2,8 @@
 const WORKER_WAIT_MS = 3000
 
 /** Asks the page's service worker to look for an update, so it is waiting by the time the user decides. */
-export const updateWorker = (): void => {
+export const updateWorker = (): Promise<unknown> | undefined =>
   navigator.serviceWorker?.getRegistration().then((registration) => registration?.update()).catch(() => {})
-}
 
 /** The waiting worker, once an installing one has installed (bounded). */
 const waitingWorker = (registration: ServiceWorkerRegistration): Promise<ServiceWorker | null> =>
@@ -16,13 +15,16 @@ const waitingWorker = (registration: ServiceWorkerRegistration): Promise<Service
   })
 
 /**
- * Reloads into the new version. With a waiting service worker it first asks it to take over
+ * Reloads into the new version. With a waiting service worker (or one `update` is about to
+ * install) it first asks it to take over
  * (`SKIP_WAITING`, Workbox's convention) and reloads once the page's controller changed, or
  * after a bound; otherwise it reloads at once, because the old worker would keep serving
  * the old files.
  */
-export async function reloadPage(): Promise<void> {
+export async function reloadPage(update?: Promise<unknown>): Promise<void> {
   const workers = navigator.serviceWorker
+  // The update asked for with the prompt may still be fetching the new worker (seconds, in Chromium).
+  await Promise.race([update, new Promise((resolve) => setTimeout(resolve, WORKER_WAIT_MS))])
   const registration = await workers?.getRegistration().catch(() => undefined)
   const waiting = registration && workers.controller && (await waitingWorker(registration))
   if (!waiting) return location.reload()
