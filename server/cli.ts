@@ -17,8 +17,8 @@ Options:
   -h, --help     show this help
   -v, --version  print the version
 
-Exit codes: 0 done, 1 refused (bad state at start, deploy rejected), 2 usage error,
-3 sidecar unreachable (notify), 70 internal error.
+Exit codes: 0 done, 1 refused (bad state at start, a 4xx answer), 2 usage error,
+3 sidecar unreachable, 4 timed out (wait-drained), 70 internal error.
 `
 
 /** Each command is loaded on use, so `notify` in CI does not load Fastify. `serve` resolves once listening. */
