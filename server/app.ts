@@ -13,7 +13,7 @@ import { statusPageRoutes } from './routes/status-page.js'
 import { statusRoutes } from './routes/status.js'
 import { versionRoutes } from './routes/version.js'
 import { schemaErrorFormatter } from './schema-errors.js'
-import { VersionSampler } from './status.js'
+import { VersionSampler, type StreamCounts } from './status.js'
 import type { Store } from './store/store.js'
 
 /** How long closing waits for requests in flight before it closes every connection. */
@@ -22,6 +22,8 @@ const CLOSE_GRACE_MS = 2000
 export interface AppOptions {
   config: Config
   store: Store
+  /** Open streams over every replica, for `/status`; this process's hub when not given. */
+  counts?: (hub: Hub) => StreamCounts & { close(): void }
   /** Fastify's `logger` option; tests pass `false`. */
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger
 }
@@ -31,7 +33,7 @@ export interface AppOptions {
  * tests build as many apps as they like. Closing the app ends every stream and timer it made;
  * the store belongs to the caller.
  */
-export async function buildApp({ config, store, logger = false }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, store, counts: shareCounts, logger = false }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(typeof logger === 'object' && logger !== null && 'child' in logger ? { loggerInstance: logger } : { logger }),
     // Thousands of streams connect and reconnect; one log line each is noise, not insight.
@@ -45,12 +47,13 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
   })
 
   const hub = new Hub(config.keepaliveMs)
-  const metrics = createMetrics(hub)
-  const sampler = new VersionSampler(hub)
+  const metrics = createMetrics(hub, store)
+  const counts = shareCounts?.(hub)
+  const sampler = new VersionSampler(counts ?? hub)
   store.onChange((deploy) => {
     const start = process.hrtime.bigint()
     hub.broadcast(deploy)
-    metrics.recordBroadcast(deploy.app, Number(process.hrtime.bigint() - start) / 1e9)
+    metrics.recordBroadcast(deploy, Number(process.hrtime.bigint() - start) / 1e9)
   })
   let forceClose: NodeJS.Timeout | undefined
   app.addHook('preClose', async () => {
@@ -63,6 +66,7 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
   app.addHook('onClose', async () => {
     clearTimeout(forceClose)
     sampler.close()
+    counts?.close()
   })
 
   // Only JSON bodies are accepted anywhere; text/plain would otherwise reach the schema as a string.
@@ -87,9 +91,9 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
   await app.register(eventsRoutes, { config, store, hub })
   await app.register(notifyRoutes, { config, store, hub })
   await app.register(versionRoutes, { store })
-  await app.register(opsRoutes, { metrics })
+  await app.register(opsRoutes, { metrics, store })
   await app.register(clientRoutes)
-  await app.register(statusRoutes, { store, hub, sampler })
-  await app.register(statusPageRoutes, { store, hub, sampler, config })
+  await app.register(statusRoutes, { store, counts: counts ?? hub, sampler })
+  await app.register(statusPageRoutes, { store, counts: counts ?? hub, sampler, config })
   return app
 }

@@ -47,6 +47,11 @@ export class Hub {
     for (const [app, sockets] of this.#apps) yield [app, sockets.size]
   }
 
+  /** Apps with open streams. */
+  apps(): IterableIterator<string> {
+    return this.#apps.keys()
+  }
+
   /** Open streams of one app per running version (`unknown` when the page did not say). */
   versions(app: string): ReadonlyMap<string, number> {
     return this.#versions.get(app) ?? new Map()

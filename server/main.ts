@@ -1,7 +1,11 @@
 import type { FastifyInstance } from 'fastify'
+import { pino } from 'pino'
 import { buildApp } from './app.js'
-import { ConfigError, type Config } from './config.js'
+import type { Hub } from './hub.js'
+import { ReplicaCounts } from './replica-counts.js'
+import type { Config } from './config.js'
 import { openFileStore } from './store/file.js'
+import { openRedisStore } from './store/redis.js'
 import type { Store } from './store/store.js'
 
 /** How long a shutdown may take before the process exits anyway. */
@@ -16,13 +20,16 @@ export interface Sidecar {
   close(): Promise<void>
 }
 
-/** Opens the store, builds the app and listens. Throws StoreError when the state cannot be read. */
+/**
+ * Opens the store (Redis when REDIS_URL is set, else the file under DATA_DIR), builds the app
+ * and listens. Throws StoreError when the state cannot be read.
+ */
 export async function startSidecar(config: Config): Promise<Sidecar> {
-  if (config.redisUrl !== undefined) {
-    throw new ConfigError('REDIS_URL is set, but this version of deploy-notify has no Redis store yet; unset it')
-  }
-  const store = await openFileStore(config.dataDir)
-  const app = await buildApp({ config, store, logger: { level: 'info' } })
+  const logger = pino({ level: 'info' })
+  const store = config.redisUrl ? await openRedisStore(config.redisUrl, logger) : await openFileStore(config.dataDir)
+  const redisUrl = config.redisUrl
+  const counts = redisUrl ? (hub: Hub) => new ReplicaCounts(redisUrl, hub) : undefined
+  const app = await buildApp({ config, store, counts, logger })
   if (config.notifyToken === undefined) {
     app.log.warn('NOTIFY_TOKEN is not set: POST /notify is accepted from loopback callers only')
   }
@@ -35,7 +42,8 @@ export async function startSidecar(config: Config): Promise<Sidecar> {
   }
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : config.port
-  app.log.info({ port, host: config.host, dataDir: config.dataDir }, `deploy-notify listening on http://${config.host}:${port}`)
+  const where = config.redisUrl ? { redis: true } : { dataDir: config.dataDir }
+  app.log.info({ port, host: config.host, ...where }, `deploy-notify listening on http://${config.host}:${port}`)
   return {
     app,
     store,

@@ -1,18 +1,20 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Deploy } from './deploy.js'
 import type { Hub } from './hub.js'
+import type { Store } from './store/store.js'
 import { boundedVersions, MAX_VERSIONS, OTHER_VERSIONS } from './status.js'
 
 export interface Metrics {
   registry: Registry
-  /** Counts a deploy and times its broadcast. */
-  recordBroadcast(app: string, seconds: number): void
+  /** Counts a deploy, times its broadcast, and how long it took to get here from where it was accepted. */
+  recordBroadcast(deploy: Deploy, seconds: number): void
 }
 
 /**
  * The Prometheus metrics of one sidecar. A registry per app instance (not prom-client's global
  * one), so tests can build several apps in one process.
  */
-export function createMetrics(hub: Hub): Metrics {
+export function createMetrics(hub: Hub, store: Store): Metrics {
   const registry = new Registry()
   new Gauge({
     name: 'deploy_notify_connections',
@@ -48,11 +50,27 @@ export function createMetrics(hub: Hub): Metrics {
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [registry],
   })
+  new Gauge({
+    name: 'deploy_notify_store_up',
+    help: 'Whether the store can take a notify: 1, or 0 while Redis is not connected.',
+    registers: [registry],
+    collect() {
+      this.set(store.connected() ? 1 : 0)
+    },
+  })
+  const fanoutLag = new Histogram({
+    name: 'deploy_notify_fanout_lag_seconds',
+    help: 'From the notify being accepted (on any replica) to its broadcast on this one.',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [registry],
+  })
   return {
     registry,
-    recordBroadcast(app, seconds) {
-      deploys.inc({ app })
+    recordBroadcast(deploy, seconds) {
+      deploys.inc({ app: deploy.app })
       broadcastSeconds.observe(seconds)
+      // A replica's clock may run behind the accepting one's: never a negative lag.
+      fanoutLag.observe(Math.max(0, Date.now() - Date.parse(deploy.time)) / 1000)
     },
   }
 }

@@ -1,5 +1,4 @@
 import type { Deploy } from './deploy.js'
-import type { Hub } from './hub.js'
 import type { Store } from './store/store.js'
 
 /**
@@ -14,6 +13,21 @@ export const OTHER_VERSIONS = 'other'
 export const SAMPLE_INTERVAL_MS = 10_000
 export const SAMPLE_WINDOW_MS = 60 * 60_000
 const MAX_SAMPLES = SAMPLE_WINDOW_MS / SAMPLE_INTERVAL_MS
+
+/**
+ * Open streams by app and running version: this process's hub, or, with replicas, every
+ * replica's (see `replica-counts.ts`).
+ */
+export interface StreamCounts {
+  apps(): Iterable<string>
+  versions(app: string): ReadonlyMap<string, number>
+}
+
+const total = (versions: ReadonlyMap<string, number>): number => {
+  let sum = 0
+  for (const count of versions.values()) sum += count
+  return sum
+}
 
 /** Open streams per running version, at most `MAX_VERSIONS` names plus `other`. */
 export type VersionCounts = Record<string, number>
@@ -57,13 +71,13 @@ export function boundedVersions(counts: ReadonlyMap<string, number>, limit = MAX
 
 /** Per app, the samples of the last hour. One timer per app instance; `close()` stops it. */
 export class VersionSampler {
-  readonly #hub: Hub
+  readonly #counts: StreamCounts
   /** Apps whose streams were sampled, with when the last stream was seen. */
   readonly #apps = new Map<string, { samples: Sample[]; lastOpen: number }>()
   readonly #timer: NodeJS.Timeout
 
-  constructor(hub: Hub) {
-    this.#hub = hub
+  constructor(counts: StreamCounts) {
+    this.#counts = counts
     this.#timer = setInterval(() => this.sample(Date.now()), SAMPLE_INTERVAL_MS).unref()
   }
 
@@ -77,16 +91,17 @@ export class VersionSampler {
    * zeros draw the drain); an app with none for a whole window is forgotten.
    */
   sample(now: number): void {
-    for (const [app] of this.#hub.connectionsByApp()) {
+    for (const app of this.#counts.apps()) {
       if (!this.#apps.has(app)) this.#apps.set(app, { samples: [], lastOpen: now })
     }
     for (const [app, entry] of this.#apps) {
-      const versions = boundedVersions(this.#hub.versions(app))
+      const open = this.#counts.versions(app)
+      const versions = boundedVersions(open)
       const { samples } = entry
       const previous = samples.at(-1)?.versions
       // An unchanged count shares its object: a quiet hour costs 360 small records, not 360 maps.
       samples.push({ t: now, versions: previous && sameCounts(previous, versions) ? previous : versions })
-      if (this.#hub.connections(app) > 0) entry.lastOpen = now
+      if (total(open) > 0) entry.lastOpen = now
       while (samples.length > MAX_SAMPLES || (samples[0] && samples[0].t <= now - SAMPLE_WINDOW_MS)) samples.shift()
       if (now - entry.lastOpen >= SAMPLE_WINDOW_MS) this.#apps.delete(app)
     }
@@ -103,20 +118,19 @@ function sameCounts(a: VersionCounts, b: VersionCounts): boolean {
 }
 
 /**
- * The body of `GET /status`: every app the store knows or that has open streams here, sorted
- * by name. Cheap enough to take every second or two: it reads what the store and hub keep in
- * memory. With Redis, `streams` will combine every replica's counts; today they are this
- * process's.
+ * The body of `GET /status`: every app the store knows or that has open streams, sorted by
+ * name. Cheap enough to take every second or two: it reads what the store and the counts keep
+ * in memory.
  */
-export function statusSnapshot(store: Store, hub: Hub, sampler: VersionSampler, now: Date = new Date()): Status {
+export function statusSnapshot(store: Store, counts: StreamCounts, sampler: VersionSampler, now: Date = new Date()): Status {
   const names = new Set(store.all().map((deploy) => deploy.app))
-  for (const [app] of hub.connectionsByApp()) names.add(app)
+  for (const app of counts.apps()) names.add(app)
   const apps = [...names].sort().map((app): [string, AppStatus] => [
     app,
     {
       current: store.current(app) ?? null,
       history: store.history(app),
-      streams: { total: hub.connections(app), versions: boundedVersions(hub.versions(app)) },
+      streams: { total: total(counts.versions(app)), versions: boundedVersions(counts.versions(app)) },
       samples: sampler.samples(app),
     },
   ])

@@ -1,16 +1,15 @@
 import type { FastifyInstance } from 'fastify'
 import { TooManyStreamsError } from '../errors.js'
 import { matchesEtag } from '../etag.js'
-import type { Hub } from '../hub.js'
 import { jitteredRetry, openEventStream } from '../event-stream.js'
 import { statusPage } from '../status-page/page.js'
 import { MAX_STATUS_STREAMS, StatusStreams, statusFrame } from '../status-page/streams.js'
-import { statusSnapshot, type VersionSampler } from '../status.js'
+import { statusSnapshot, type StreamCounts, type VersionSampler } from '../status.js'
 import type { Store } from '../store/store.js'
 
 export interface StatusPageOptions {
   store: Store
-  hub: Hub
+  counts: StreamCounts
   sampler: VersionSampler
   /** `RETRY_MS`: the reconnection hint of the status stream, as of `/events`. */
   config: { retryMs: number }
@@ -21,10 +20,10 @@ export interface StatusPageOptions {
  * `status` event with the `/status` snapshot at connect, then every 2 s and on every deploy.
  * Both are public: counts and deploys only, like `/status`.
  */
-export async function statusPageRoutes(app: FastifyInstance, { store, hub, sampler, config }: StatusPageOptions): Promise<void> {
+export async function statusPageRoutes(app: FastifyInstance, { store, counts, sampler, config }: StatusPageOptions): Promise<void> {
   const { retryMs } = config
   const streams = new StatusStreams(
-    () => statusSnapshot(store, hub, sampler),
+    () => statusSnapshot(store, counts, sampler),
     (error) => app.log.warn({ err: error }, 'status snapshot failed'),
   )
   // A deploy shows on the pages at once, not at the next tick.
@@ -49,7 +48,7 @@ export async function statusPageRoutes(app: FastifyInstance, { store, hub, sampl
       throw new TooManyStreamsError(MAX_STATUS_STREAMS)
     }
     // Taken before the hijack, so a failure is an ordinary error answer.
-    const first = statusFrame(statusSnapshot(store, hub, sampler))
+    const first = statusFrame(statusSnapshot(store, counts, sampler))
     openEventStream(request, reply, (socket) => streams.add(socket, Buffer.concat([jitteredRetry(retryMs), first])))
   })
 }

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { Hub } from '../hub.js'
-import { statusSnapshot, type VersionSampler } from '../status.js'
+import { statusSnapshot, type StreamCounts, type VersionSampler } from '../status.js'
 import type { Store } from '../store/store.js'
 
 /**
@@ -9,10 +8,10 @@ import type { Store } from '../store/store.js'
  */
 export async function statusRoutes(
   app: FastifyInstance,
-  { store, hub, sampler }: { store: Store; hub: Hub; sampler: VersionSampler },
+  { store, counts, sampler }: { store: Store; counts: StreamCounts; sampler: VersionSampler },
 ): Promise<void> {
   app.get('/status', (_request, reply) => {
     // Counts change every second; a cached answer would show pages that are long gone.
-    reply.header('cache-control', 'no-store').send(statusSnapshot(store, hub, sampler))
+    reply.header('cache-control', 'no-store').send(statusSnapshot(store, counts, sampler))
   })
 }

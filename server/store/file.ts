@@ -77,6 +77,8 @@ export async function openFileStore(dataDir: string): Promise<Store> {
     onChange(listener) {
       listeners.push(listener)
     },
+    // A local file: a write that fails is reported per notify, not as a lost connection.
+    connected: () => true,
     async close() {
       await queue
     },

@@ -11,8 +11,8 @@ export type PublishOutcome =
 
 /**
  * Where the current deploy of each app lives and how changes travel. The routes only call
- * `publish` and read; the hub only listens. Implementations: `file.ts` (one process) and,
- * later, `redis.ts` (replicas).
+ * `publish` and read; the hub only listens. Implementations: `file.ts` (one process) and
+ * `redis.ts` (replicas), chosen once in `main.ts`.
  */
 export interface Store {
   /** The current deploy of an app, if any was ever accepted. */
@@ -28,6 +28,8 @@ export interface Store {
   publish(request: DeployRequest): Promise<PublishOutcome>
   /** Calls `listener` with every changed deploy, after it is durable. */
   onChange(listener: (deploy: Deploy) => void): void
+  /** Whether a publish can succeed now (Redis reachable); `/healthz` reports it. */
+  connected(): boolean
   close(): Promise<void>
 }
 
