@@ -7,15 +7,19 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['client/**'],
+    files: ['client/**', 'examples/vite-app/src/**'],
     languageOptions: { globals: { ...globals.browser } },
+  },
+  {
+    files: ['examples/vite-app/public/**'],
+    languageOptions: { globals: { ...globals.serviceworker } },
   },
   {
     files: ['client/worker.js'],
     languageOptions: { globals: { ...globals.serviceworker } },
   },
   {
-    ignores: ['client/**'],
+    ignores: ['client/**', 'examples/vite-app/src/**', 'examples/vite-app/public/**'],
     languageOptions: { globals: { ...globals.node } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
