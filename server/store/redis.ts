@@ -36,9 +36,11 @@ export async function openRedisStore(
   log: { info(msg: string): void; warn(msg: string): void },
 ): Promise<Store> {
   // No offline queue: while Redis is away a notify fails at once (503) instead of waiting.
-  const options = { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true }
-  const redis = new Redis(url, { ...options, retryStrategy: (times) => Math.min(times * 200, 2000) })
-  const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, retryStrategy: (times) => Math.min(times * 200, 2000) })
+  // ioredis reconnects by itself, backing off to one attempt every 2 s.
+  const options = { maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(times * 200, 2000) }
+  const redis = new Redis(url, { ...options, enableOfflineQueue: false })
+  // The subscriber may queue its SUBSCRIBE until it is connected.
+  const subscriber = new Redis(url, { ...options, connectionName: `deploy-notify-subscriber-${process.pid}` })
   const current = new Map<string, Deploy>()
   const histories = new Map<string, Deploy[]>()
   const listeners: ((deploy: Deploy) => void)[] = []
@@ -66,27 +68,27 @@ export async function openRedisStore(
   }
 
   subscriber.on('message', (_channel: string, message: string) => accept(JSON.parse(message) as Deploy))
-  for (const client of [redis, subscriber]) {
-    client.on('error', () => {}) // reported through 'close' and 'ready' below; ioredis retries
-  }
-  redis.on('close', () => log.warn(`lost Redis at ${redactedUrl(url)}; notifies fail until it is back, streams stay open`))
+
+  // A clear message and a retry loop, not a crash loop, while Redis is down at start; one
+  // line per outage after that.
   let started = false
+  let failures = 0
+  let lost = false
+  for (const client of [redis, subscriber]) {
+    client.on('error', (error: Error) => {
+      // Both clients fail alike while Redis is down; one line per attempt is enough.
+      if (!started && client === redis) log.warn(`waiting for Redis at ${redactedUrl(url)} (attempt ${++failures}): ${error.message}`)
+      else if (!lost) log.warn(`lost Redis at ${redactedUrl(url)} (${error.message}); notifies fail until it is back, streams stay open`)
+      if (started) lost = true
+    })
+  }
   subscriber.on('ready', () => {
     if (!started) return
+    lost = false
     log.info('Redis is back; re-reading the current deploys')
     resync().catch((error: Error) => log.warn(`cannot re-read the deploys from Redis: ${error.message}`))
   })
-
-  // A clear message and a retry loop, not a crash loop, while Redis is down at start.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await Promise.all([redis.status === 'ready' ? undefined : redis.connect(), subscriber.status === 'ready' ? undefined : subscriber.connect()])
-      break
-    } catch (error) {
-      log.warn(`waiting for Redis at ${redactedUrl(url)} (attempt ${attempt}): ${(error as Error).message}`)
-      await new Promise((resolve) => setTimeout(resolve, Math.min(attempt * 500, 5000)))
-    }
-  }
+  await Promise.all([redis, subscriber].map((client) => new Promise((resolve) => client.status === 'ready' ? resolve(undefined) : client.once('ready', resolve))))
   await subscriber.subscribe(CHANNEL)
   await resync()
   started = true
