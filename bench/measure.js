@@ -126,10 +126,10 @@ async function broadcastOnce(server, pool, version, opts) {
   }
 }
 
-// One persistent connection for notifications, the same for both servers.
+// One persistent connection for notifications, the same for every server.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
 
-function notify(port, token, version) {
+export function notify(port, token, version) {
   const body = JSON.stringify({ version, app: 'bench' })
   return new Promise((resolve, reject) => {
     const req = http.request(
