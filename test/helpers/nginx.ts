@@ -1,33 +1,19 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { accessSync, constants, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { delimiter, dirname, join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { findExecutable } from './executable.js'
 
 /** The example config users copy; the test runs this very file with its values filled in. */
 export const NGINX_CONF = fileURLToPath(new URL('../../nginx.conf', import.meta.url))
 
 /** The nginx binary: `NGINX` if set, else the first on PATH or in the usual sbin folders. */
-export function findNginx(): string | undefined {
-  const candidates = [
-    process.env.NGINX,
-    ...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'nginx')),
-    '/usr/sbin/nginx',
-    '/usr/local/sbin/nginx',
-    '/usr/local/nginx/sbin/nginx',
-  ]
-  return candidates.find((path): path is string => {
-    if (!path) return false
-    try {
-      accessSync(path, constants.X_OK)
-      return true
-    } catch {
-      return false
-    }
-  })
-}
+export const findNginx = (): string | undefined =>
+  findExecutable('nginx', [process.env.NGINX]) ??
+  findExecutable('nginx', ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'])
 
 /** A port nobody listens on right now. */
 export function freePort(): Promise<number> {

@@ -1,23 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { accessSync, constants } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
-import { delimiter, join } from 'node:path'
+import { join } from 'node:path'
+import { findExecutable } from './executable.js'
 import { freePort } from './nginx.js'
 
 /** The redis-server binary, if installed. */
-export function findRedis(): string | undefined {
-  const candidates = [...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'redis-server')), '/usr/bin/redis-server']
-  return candidates.find((path) => {
-    try {
-      accessSync(path, constants.X_OK)
-      return true
-    } catch {
-      return false
-    }
-  })
-}
+export const findRedis = (): string | undefined => findExecutable('redis-server', ['/usr/bin/redis-server'])
 
 /** Answers PING with PONG: the server is up. */
 function pong(port: number): Promise<boolean> {
