@@ -1,6 +1,9 @@
 // `npm run bench`: honest broadcast benchmark, sidecar vs a plain node:http baseline.
 //   node bench/broadcast.js [--streams 10000] [--broadcasts 20] [--rounds 3] [--only sidecar|baseline]
 //     [--per-process 5000] [--concurrency 200] [--gap 100] [--timeout 30000] [--pin auto|on|off]
+//   node bench/broadcast.js --replicas 3 [--streams 30000] [--broadcasts 10]
+//     replicas mode (replicas.js): R sidecars on one Redis, --streams in all (default 10,000 per
+//     replica) spread evenly, against one sidecar with as many as each replica holds.
 // Each server runs in its own process with the same probe, faces the same load clients, and
 // is measured the same way (see measure.js). Rounds alternate baseline and sidecar, so a drift
 // of the machine's state hits both; per-round figures show how noisy the numbers are.
@@ -16,11 +19,13 @@ import { printRatios, printTable } from './report.js'
 import { killAll } from './children.js'
 import { planAffinity } from './affinity.js'
 import { machineBusy } from './kernel-counters.js'
+import { benchReplicas } from './replicas.js'
 
 const { values } = parseArgs({
   options: {
-    streams: { type: 'string', default: '10000' },
-    broadcasts: { type: 'string', default: '20' },
+    streams: { type: 'string' },
+    broadcasts: { type: 'string' },
+    replicas: { type: 'string' },
     rounds: { type: 'string', default: '3' },
     only: { type: 'string' },
     'per-process': { type: 'string', default: '5000' },
@@ -30,6 +35,23 @@ const { values } = parseArgs({
     pin: { type: 'string', default: 'auto' },
   },
 })
+
+if (values.replicas !== undefined) {
+  let code = 1
+  try {
+    const replicas = Number(values.replicas)
+    const total = Number(values.streams ?? replicas * 10000)
+    if (!Number.isInteger(total) || total % replicas !== 0) throw new Error(`--streams (${values.streams}) must be a multiple of --replicas (${values.replicas})`)
+    code = await benchReplicas({ replicas, streams: total / replicas, broadcasts: Number(values.broadcasts ?? 10) })
+  } catch (err) {
+    console.error(`bench failed: ${err.stack ?? err}`)
+  } finally {
+    killAll()
+    process.exit(code)
+  }
+}
+values.streams ??= '10000'
+values.broadcasts ??= '20'
 
 const int = (name, min) => {
   const n = Number(values[name])

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -70,6 +71,8 @@ describe.skipIf(skip)('replicas sharing one Redis', () => {
     const status = await getJson(`${late.url}/status`)
     const apps = status.json.apps as Record<string, { history: { version: string }[] }>
     expect(apps.late?.history.map((deploy) => deploy.version)).toEqual(['v2', 'v1'])
+    // With REDIS_URL the file store is never opened: DATA_DIR stays untouched.
+    expect(existsSync(replicas.dataDir)).toBe(false)
   })
 
   it('stores and broadcasts once the same version sent to two replicas at the same moment', async () => {
@@ -128,6 +131,28 @@ describe.skipIf(skip)('replicas sharing one Redis', () => {
     for (const event of stream.received.slice(3)) expect(event.data.version).toBe(byId.get(event.data.id))
     expect(stream.received.every((event) => event.lastEventId === event.data.id)).toBe(true)
     expect((await getJson(`${all[2]!.url}/version?app=ids`)).json.id).toBe('9')
+  })
+
+  it("counts every replica's pages in /status, and drops a killed replica's within its expiry", async () => {
+    const [a, b] = await Promise.all([replicas.start(redis.url), replicas.start(redis.url)])
+    await Promise.all([replicas.open(a.url, 'counted', 'v1'), replicas.open(a.url, 'counted', 'v1'), replicas.open(b.url, 'counted', 'v2')])
+    const streamsSeenBy = async (replica: { url: string }) => {
+      const apps = (await getJson(`${replica.url}/status`)).json.apps as Record<string, { streams: { total: number; versions: Record<string, number> } }>
+      return apps.counted?.streams
+    }
+    // Each replica shares its counts every 2 s and sums everyone's.
+    for (const replica of [a, b]) {
+      await until(async () => (await streamsSeenBy(replica))?.total === 3, `${replica.url}/status to count all three pages`, 6000)
+      expect((await streamsSeenBy(replica))?.versions).toEqual({ v1: 2, v2: 1 })
+    }
+    // /metrics stays per replica.
+    expect(await metric(b.url, 'deploy_notify_connections{app="counted"}')).toBe(1)
+
+    a.child.kill('SIGKILL')
+    await a.exited
+    // A's counts expire 6 s after its last share; B's next share after that drops them.
+    await until(async () => (await streamsSeenBy(b))?.total === 1, "the killed replica's pages to drop out", 11_000)
+    expect((await streamsSeenBy(b))?.versions).toEqual({ v2: 1 })
   })
 
   describe.skipIf(!findNginx() && !process.env.CI)('behind nginx', () => {

@@ -78,16 +78,41 @@ export async function openRedisStore(
     client.on('error', (error: Error) => {
       // Both clients fail alike while Redis is down; one line per attempt is enough.
       if (!started && client === redis) log.warn(`waiting for Redis at ${redactedUrl(url)} (attempt ${++failures}): ${error.message}`)
-      else if (!lost) log.warn(`lost Redis at ${redactedUrl(url)} (${error.message}); notifies fail until it is back, streams stay open`)
+      else if (started && !lost) log.warn(`lost Redis at ${redactedUrl(url)} (${error.message}); notifies fail until it is back, streams stay open`)
       if (started) lost = true
     })
+  }
+  /**
+   * Subscriber reconnects whose gap no re-read has covered yet. The two connections come back
+   * in either order, and a re-read needs the command connection: it is tried when the
+   * subscriber is back, and again each time the command connection is, until one succeeds.
+   */
+  let gaps = 0
+  let rereading = false
+  const reread = () => {
+    if (gaps === 0 || rereading || redis.status !== 'ready') return
+    const covered = gaps
+    rereading = true
+    resync().then(
+      () => {
+        gaps -= covered
+        rereading = false
+        reread() // the subscriber dropped again during this one
+      },
+      (error: Error) => {
+        rereading = false
+        log.warn(`cannot re-read the deploys from Redis (${error.message}); trying again when it is back`)
+      },
+    )
   }
   subscriber.on('ready', () => {
     if (!started) return
     lost = false
+    gaps++
     log.info('Redis is back; re-reading the current deploys')
-    resync().catch((error: Error) => log.warn(`cannot re-read the deploys from Redis: ${error.message}`))
+    reread()
   })
+  redis.on('ready', () => reread())
   await Promise.all([redis, subscriber].map((client) => new Promise((resolve) => client.status === 'ready' ? resolve(undefined) : client.once('ready', resolve))))
   await subscriber.subscribe(CHANNEL)
   await resync()
@@ -100,7 +125,11 @@ export async function openRedisStore(
     const json = JSON.stringify(outcome.deploy)
     const keys = [stateKey(request.app), historyKey(request.app), APPS]
     const stored = await redis.eval(COMPARE_AND_PUBLISH, keys.length, ...keys, state ?? '', json, HISTORY_LENGTH, request.app, CHANNEL)
-    return stored === 1 ? outcome : undefined
+    if (stored !== 1) return undefined
+    // Current here at once (a /version right after the 202 agrees); its own message, when it
+    // comes back through the subscription, is then not newer and changes nothing.
+    accept(outcome.deploy)
+    return outcome
   }
 
   return {
