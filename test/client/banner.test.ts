@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   banner,
   laterButton,
@@ -13,24 +13,17 @@ import {
 } from '../helpers/browser.js'
 import { notify } from '../helpers/http.js'
 import { appPage, useAppServers, type ClientTag } from '../helpers/pages.js'
-import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js'
+import { useSidecar } from '../helpers/sidecar.js'
 import { waitForStreams } from './sidecars.js'
 
 // What a user sees when a deploy is announced: the banner, its buttons, its language.
 describe.skipIf(skipBrowserTests)('the banner', () => {
   const browser = useBrowser()
   const serve = useAppServers()
-  let sidecar: TestSidecar
-
-  beforeAll(async () => {
-    sidecar = await startTestSidecar({ RETRY_MS: '200' })
-  })
-  afterAll(async () => {
-    await sidecar?.close()
-  })
+  const sidecar = useSidecar({ RETRY_MS: '200' })
 
   const client = (app: string, version: string, extra: Partial<ClientTag> = {}): ClientTag => ({
-    src: `${sidecar.url}/client.js`,
+    src: `${sidecar().url}/client.js`,
     version,
     app,
     ...extra,
@@ -42,9 +35,9 @@ describe.skipIf(skipBrowserTests)('the banner', () => {
     const page = await browser.newPage()
     const stream = await watchStream(page)
     await page.goto(`${site.url}/`)
-    await waitForStreams(sidecar.url, app, 1)
+    await waitForStreams(sidecar().url, app, 1)
 
-    expect((await notify(sidecar.url, { app, version: 'v2', message: 'Release 2 is out' })).status).toBe(202)
+    expect((await notify(sidecar().url, { app, version: 'v2', message: 'Release 2 is out' })).status).toBe(202)
     await banner(page).getByText('Release 2 is out').waitFor({ timeout: 5000 })
     await laterButton(page).waitFor({ timeout: 1000 })
     expect(await updates(page)).toMatchObject([{ reason: 'deploy', deploy: { app, version: 'v2', message: 'Release 2 is out' } }])
@@ -57,14 +50,14 @@ describe.skipIf(skipBrowserTests)('the banner', () => {
 
     // The new page is told v2 is current, and does not prompt for it: the next deploy is its first prompt.
     await stream.next('version', 'v2')
-    await notify(sidecar.url, { app, version: 'v3', message: 'Release 3' })
+    await notify(sidecar().url, { app, version: 'v3', message: 'Release 3' })
     await banner(page).getByText('Release 3').waitFor({ timeout: 5000 })
     expect((await updates(page)).map((u) => u.deploy?.version)).toEqual(['v3'])
   })
 
   it('shows nothing when the pushed version is the one running', async () => {
     const app = 'banner-same'
-    await notify(sidecar.url, { app, version: 'v1' })
+    await notify(sidecar().url, { app, version: 'v1' })
     const site = await serve({ '/': appPage({ client: client(app, 'v1') }) })
     const page = await browser.newPage()
     const stream = await watchStream(page)
@@ -72,7 +65,7 @@ describe.skipIf(skipBrowserTests)('the banner', () => {
     await stream.next('version', 'v1')
 
     // A later, different deploy is the first thing the page ever prompts for.
-    await notify(sidecar.url, { app, version: 'v2', message: 'second' })
+    await notify(sidecar().url, { app, version: 'v2', message: 'second' })
     await banner(page).getByText('second').waitFor({ timeout: 5000 })
     expect((await updates(page)).map((u) => u.deploy?.version)).toEqual(['v2'])
     expect(await banner(page).count()).toBe(1)
@@ -84,9 +77,9 @@ describe.skipIf(skipBrowserTests)('the banner', () => {
     const page = await browser.newPage()
     const stream = await watchStream(page)
     await page.goto(`${site.url}/`)
-    await waitForStreams(sidecar.url, app, 1)
+    await waitForStreams(sidecar().url, app, 1)
 
-    await notify(sidecar.url, { app, version: 'v2', message: 'two' })
+    await notify(sidecar().url, { app, version: 'v2', message: 'two' })
     await banner(page).getByText('two').waitFor({ timeout: 5000 })
     await laterButton(page).click()
     await banner(page).waitFor({ state: 'hidden', timeout: 2000 })
@@ -94,7 +87,7 @@ describe.skipIf(skipBrowserTests)('the banner', () => {
     // Still running v1 after a reload: v2 arrives again, and stays dismissed.
     await page.reload()
     await stream.next('version', 'v2')
-    await notify(sidecar.url, { app, version: 'v3', message: 'three' })
+    await notify(sidecar().url, { app, version: 'v3', message: 'three' })
     await banner(page).getByText('three').waitFor({ timeout: 5000 })
     expect((await updates(page)).map((u) => u.deploy?.version)).toEqual(['v3'])
     await laterButton(page).waitFor({ timeout: 1000 })
@@ -104,9 +97,9 @@ describe.skipIf(skipBrowserTests)('the banner', () => {
     const app = 'banner-mandatory'
     const site = await serve({ '/': appPage({ client: client(app, 'v1') }) })
     const page = await browser.open(`${site.url}/`)
-    await waitForStreams(sidecar.url, app, 1)
+    await waitForStreams(sidecar().url, app, 1)
 
-    await notify(sidecar.url, { app, version: 'v2', message: 'security fix', mandatory: true })
+    await notify(sidecar().url, { app, version: 'v2', message: 'security fix', mandatory: true })
     await banner(page).getByText('security fix').waitFor({ timeout: 5000 })
     expect(await reloadButton(page).count()).toBe(1)
     expect(await laterButton(page).count()).toBe(0)
@@ -117,12 +110,12 @@ describe.skipIf(skipBrowserTests)('the banner', () => {
     const app = 'banner-none'
     const site = await serve({ '/': appPage({ client: client(app, 'v1', { ui: 'none' }) }) })
     const page = await browser.open(`${site.url}/`)
-    await waitForStreams(sidecar.url, app, 1)
+    await waitForStreams(sidecar().url, app, 1)
 
-    await notify(sidecar.url, { app, version: 'v2', message: 'quietly' })
+    await notify(sidecar().url, { app, version: 'v2', message: 'quietly' })
     expect(await waitForUpdates(page, 1)).toMatchObject([{ reason: 'deploy', deploy: { app, version: 'v2', message: 'quietly' } }])
     // A second deploy gives anything drawn late for the first one time to show up.
-    await notify(sidecar.url, { app, version: 'v3' })
+    await notify(sidecar().url, { app, version: 'v3' })
     expect((await waitForUpdates(page, 2)).map((u) => u.deploy?.version)).toEqual(['v2', 'v3'])
     expect(await page.getByRole('status').count()).toBe(0)
     expect(await page.getByRole('button').count()).toBe(0)
@@ -136,9 +129,9 @@ describe.skipIf(skipBrowserTests)('the banner', () => {
     const app = `banner-${lang.toLowerCase()}`
     const site = await serve({ '/': appPage({ client: client(app, 'v1'), lang }) })
     const page = await browser.open(`${site.url}/`)
-    await waitForStreams(sidecar.url, app, 1)
+    await waitForStreams(sidecar().url, app, 1)
 
-    await notify(sidecar.url, { app, version: 'v2' })
+    await notify(sidecar().url, { app, version: 'v2' })
     const status = page.getByRole('status')
     await status.getByRole('button').first().waitFor({ timeout: 5000 })
     const buttons = await status.getByRole('button').allInnerTexts()

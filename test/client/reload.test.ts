@@ -1,5 +1,5 @@
 import type { Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   banner,
   reloadButton,
@@ -12,7 +12,7 @@ import {
 } from '../helpers/browser.js'
 import { notify, until } from '../helpers/http.js'
 import { appPage, builtClientFile, useAppServers, type ClientTag } from '../helpers/pages.js'
-import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js'
+import { useSidecar } from '../helpers/sidecar.js'
 import { waitForStreams } from './sidecars.js'
 
 /**
@@ -52,16 +52,9 @@ function countLoads(page: Page): { readonly count: number } {
 describe.skipIf(skipBrowserTests)('Reload', () => {
   const browser = useBrowser()
   const serve = useAppServers()
-  let sidecar: TestSidecar
+  const sidecar = useSidecar({ RETRY_MS: '200' })
 
-  beforeAll(async () => {
-    sidecar = await startTestSidecar({ RETRY_MS: '200' })
-  })
-  afterAll(async () => {
-    await sidecar?.close()
-  })
-
-  const client = (app: string, version: string): ClientTag => ({ src: `${sidecar.url}/client.js`, version, app })
+  const client = (app: string, version: string): ClientTag => ({ src: `${sidecar().url}/client.js`, version, app })
 
   /**
    * A page controlled by worker sw-v1, then a deploy of v2 with worker sw-v2, announced: resolves
@@ -79,12 +72,12 @@ describe.skipIf(skipBrowserTests)('Reload', () => {
     await page.reload()
     expect(await workerVersion(page)).toBe('sw-v1')
     const stream = await watchStream(page)
-    await waitForStreams(sidecar.url, app, 1)
+    await waitForStreams(sidecar().url, app, 1)
 
     // The deploy: a new index.html and a new worker.
     site.setFile('/', appPage({ client: client(app, 'v2'), body: REGISTER_WORKER }))
     site.setFile('/sw.js', serviceWorker('sw-v2'))
-    await notify(sidecar.url, { app, version: 'v2', message: 'new worker inside' })
+    await notify(sidecar().url, { app, version: 'v2', message: 'new worker inside' })
     await banner(page).getByText('new worker inside').waitFor({ timeout: 5000 })
     return { page, stream }
   }
@@ -126,9 +119,9 @@ describe.skipIf(skipBrowserTests)('Reload', () => {
     const page = await browser.newPage()
     const stream = await watchStream(page)
     await page.goto(`${site.url}/`)
-    await waitForStreams(sidecar.url, app, 1)
+    await waitForStreams(sidecar().url, app, 1)
 
-    await notify(sidecar.url, { app, version: 'v2', message: 'stale cache ahead' })
+    await notify(sidecar().url, { app, version: 'v2', message: 'stale cache ahead' })
     await banner(page).getByText('stale cache ahead').waitFor({ timeout: 5000 })
     const loads = countLoads(page)
     await Promise.all([page.waitForEvent('load', { timeout: 5000 }), reloadButton(page).click()])
@@ -151,15 +144,15 @@ describe.skipIf(skipBrowserTests)('Reload', () => {
     const page = await browser.newPage()
     const stream = await watchStream(page)
     await page.goto(`${site.url}/`)
-    await waitForStreams(sidecar.url, app, 1)
-    await notify(sidecar.url, { app, version: 'v2', message: 'stale cache ahead' })
+    await waitForStreams(sidecar().url, app, 1)
+    await notify(sidecar().url, { app, version: 'v2', message: 'stale cache ahead' })
     await banner(page).getByText('stale cache ahead').waitFor({ timeout: 5000 })
     await Promise.all([page.waitForEvent('load', { timeout: 5000 }), reloadButton(page).click()])
     expect(await runningVersion(page)).toBe('v1')
 
     // Prompting for v2 again would only send the user round the same stale reload.
     await stream.next('version', 'v2')
-    await notify(sidecar.url, { app, version: 'v3', message: 'three' })
+    await notify(sidecar().url, { app, version: 'v3', message: 'three' })
     await banner(page).getByText('three').waitFor({ timeout: 5000 })
     expect((await updates(page)).map((u) => u.deploy?.version), 'prompts of the reloaded page').toEqual(['v3'])
   })

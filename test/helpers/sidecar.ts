@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll } from 'vitest'
 import { buildApp } from '../../server/app.js'
 import { loadConfig, type Config } from '../../server/config.js'
 import { openFileStore } from '../../server/store/file.js'
@@ -47,5 +48,20 @@ export async function startTestSidecar(
       await store.close()
       if (remove) await rm(dir, { recursive: true, force: true })
     },
+  }
+}
+
+/** One sidecar for the enclosing `describe`, started before its tests and closed after them. */
+export function useSidecar(env: Record<string, string> = {}): () => TestSidecar {
+  let sidecar: TestSidecar | undefined
+  beforeAll(async () => {
+    sidecar = await startTestSidecar(env)
+  })
+  afterAll(async () => {
+    await sidecar?.close()
+  })
+  return () => {
+    if (!sidecar) throw new Error('the sidecar is used outside the tests of its describe block')
+    return sidecar
   }
 }
