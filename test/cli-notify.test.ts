@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
-import { createServer as createTcpServer, type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { freePort } from './helpers/free-port.js'
 import { getJson } from './helpers/http.js'
 import { runCli } from './helpers/process.js'
 import { startTestSidecar, TOKEN, type TestSidecar } from './helpers/sidecar.js'
@@ -145,15 +146,6 @@ describe('deploy-notify notify', () => {
     }
   })
 })
-
-/** A port that was free a moment ago: nothing listens on it. */
-async function freePort(): Promise<number> {
-  const server = createTcpServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /**
  * A reverse proxy mounting the sidecar under `/dn` that answers 503 to the first `failures`

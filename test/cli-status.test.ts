@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http'
-import { createServer as createTcpServer, type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { freePort } from './helpers/free-port.js'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { notify } from './helpers/http.js'
 import { ago } from '../server/commands/status.js'
@@ -201,15 +202,6 @@ describe('deploy-notify wait-drained', () => {
   })
 
 })
-
-/** A port that was free a moment ago: nothing listens on it. */
-async function freePort(): Promise<number> {
-  const server = createTcpServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** A proxy in front of the sidecar that answers 502 to the first `failures` requests, as while it restarts. */
 async function flakyProxy(target: string, failures: number): Promise<{ url: string; requests(): number; close(): Promise<void> }> {

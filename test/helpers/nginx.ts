@@ -1,11 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createConnection, createServer } from 'node:net'
+import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { findExecutable } from './executable.js'
+import { freePort } from './free-port.js'
 
 /** The example config users copy; the test runs this very file with its values filled in. */
 export const NGINX_CONF = fileURLToPath(new URL('../../nginx.conf', import.meta.url))
@@ -14,18 +15,6 @@ export const NGINX_CONF = fileURLToPath(new URL('../../nginx.conf', import.meta.
 export const findNginx = (): string | undefined =>
   findExecutable('nginx', [process.env.NGINX]) ??
   findExecutable('nginx', ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'])
-
-/** A port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
-}
 
 export interface ConfValues {
   port: number

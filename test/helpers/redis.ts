@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { findExecutable } from './executable.js'
-import { freePort } from './nginx.js'
+import { freePort } from './free-port.js'
 
 /** The redis-server binary: `REDIS_SERVER` if set, else the first on PATH or in the usual folders. */
 export const findRedisServer = (): string | undefined =>
