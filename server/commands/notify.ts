@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util'
 import { ask, describeAnswer, describeNetworkError, sidecarEndpoint, sleep, type Answer } from './http.js'
-import { UsageError } from './usage.js'
+import { readCommandLine, UsageError } from './usage.js'
 
 /** Exit codes, so CI can tell "fix the request" (1) from "the sidecar is down" (3). */
 export const EXIT_ACCEPTED = 0
@@ -37,19 +36,10 @@ const MAX_DELAY_MS = 5_000
 
 /** `deploy-notify notify`: resolves to the exit code; throws UsageError on a bad command line. */
 export async function notify(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let values
-  try {
-    const string = { type: 'string' } as const
-    const flags = { mandatory: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const
-    const options = { url: string, version: string, app: string, message: string, sequence: string, timeout: string }
-    values = parseArgs({ args, options: { ...options, ...flags }, strict: true }).values
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${notifyHelp}`)
-  }
-  if (values.help) {
-    process.stdout.write(notifyHelp)
-    return EXIT_ACCEPTED
-  }
+  const string = { type: 'string' } as const
+  const options = { url: string, version: string, app: string, message: string, sequence: string, timeout: string, mandatory: { type: 'boolean' } } as const
+  const values = readCommandLine(args, options, notifyHelp)
+  if (!values) return EXIT_ACCEPTED
   const { url, version, app, message, mandatory, sequence, timeout = '60s' } = values
   if (url === undefined || version === undefined) throw new UsageError(`notify needs --url and --version\n\n${notifyHelp}`)
   const headers: Record<string, string> = { 'content-type': 'application/json' }

@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util'
 import { ConfigError, flagName, loadConfig, settingNames, type SettingName } from '../config.js'
 import { closeOnSignals, startSidecar } from '../main.js'
 import { StoreError } from '../store/store.js'
-import { StartError, UsageError } from './usage.js'
+import { StartError, readCommandLine, UsageError } from './usage.js'
 
 export const serveHelp = `Usage: deploy-notify serve [options]
 
@@ -24,19 +23,11 @@ in upper case (--keepalive-ms = KEEPALIVE_MS); a flag overrides the variable.
 /** `deploy-notify serve`: resolves once listening; exits the process on bad config or state. */
 export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const options = Object.fromEntries(settingNames.map((name) => [flagName(name), { type: 'string' as const }]))
-  let parsed
-  try {
-    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true })
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${serveHelp}`)
-  }
-  if (parsed.values.help) {
-    process.stdout.write(serveHelp)
-    return
-  }
+  const values = readCommandLine(args, options, serveHelp)
+  if (!values) return
   const flags: Partial<Record<SettingName, string>> = {}
   for (const name of settingNames) {
-    const value = (parsed.values as Record<string, unknown>)[flagName(name)]
+    const value = (values as Record<string, unknown>)[flagName(name)]
     if (typeof value === 'string') flags[name] = value
   }
   try {

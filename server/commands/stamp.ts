@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import { gitCommit, nearestPackage } from '../build-version.js'
 import { checkApp, checkVersion, clientUrl, StampError, stampHtml, versionJson } from '../stamp.js'
-import { UsageError } from './usage.js'
+import { readCommandLine, UsageError } from './usage.js'
 
 export const EXIT_STAMPED = 0
 export const EXIT_NOT_STAMPED = 1
@@ -32,18 +31,9 @@ Exit codes:
 
 /** `deploy-notify stamp`: resolves to the exit code; throws UsageError on a bad command line. */
 export async function stamp(args: string[], _env: NodeJS.ProcessEnv): Promise<number> {
-  let values
-  try {
-    const string = { type: 'string' } as const
-    const options = { dist: string, version: string, app: string, sidecar: string, help: { type: 'boolean', short: 'h' } } as const
-    values = parseArgs({ args, options, strict: true }).values
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${stampHelp}`)
-  }
-  if (values.help) {
-    process.stdout.write(stampHelp)
-    return EXIT_STAMPED
-  }
+  const string = { type: 'string' } as const
+  const values = readCommandLine(args, { dist: string, version: string, app: string, sidecar: string }, stampHelp)
+  if (!values) return EXIT_STAMPED
   if (values.dist === undefined) throw new UsageError(`stamp needs --dist\n\n${stampHelp}`)
   const version = values.version ?? (await defaultVersion())
   try {

@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util'
 import type { AppStatus, Status } from '../status.js'
 import { ask, describeAnswer, describeNetworkError, sidecarEndpoint, sleep } from './http.js'
-import { UsageError } from './usage.js'
+import { readCommandLine, UsageError } from './usage.js'
 
 export const EXIT_SHOWN = 0
 export const EXIT_REFUSED = 1
@@ -51,17 +50,9 @@ export async function readStatus(endpoint: URL, timeoutMs: number): Promise<Stat
 
 /** `deploy-notify status`: resolves to the exit code; throws UsageError on a bad command line. */
 export async function status(args: string[], _env: NodeJS.ProcessEnv): Promise<number> {
-  let values
-  try {
-    const options = { url: { type: 'string' }, app: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const
-    values = parseArgs({ args, options, strict: true }).values
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${statusHelp}`)
-  }
-  if (values.help) {
-    process.stdout.write(statusHelp)
-    return EXIT_SHOWN
-  }
+  const options = { url: { type: 'string' }, app: { type: 'string' }, json: { type: 'boolean' } } as const
+  const values = readCommandLine(args, options, statusHelp)
+  if (!values) return EXIT_SHOWN
   if (values.url === undefined) throw new UsageError(`status needs --url\n\n${statusHelp}`)
   const endpoint = sidecarEndpoint(values.url, '/status')
 

@@ -1,3 +1,5 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+
 /** A command line the CLI cannot run: exit 2 with the message, as shells expect of usage errors. */
 export class UsageError extends Error {
   override name = 'UsageError'
@@ -6,4 +8,26 @@ export class UsageError extends Error {
 /** The sidecar cannot start as configured (unreadable state, a taken port): exit 1 with the message. */
 export class StartError extends Error {
   override name = 'StartError'
+}
+
+const helpOption = { help: { type: 'boolean', short: 'h' } } as const
+type Options = NonNullable<ParseArgsConfig['options']>
+type Values<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O & typeof helpOption; strict: true }>>['values']
+
+/**
+ * Reads a command line strictly: an unknown or malformed flag is a UsageError ending with
+ * the command's help. With `--help` the help is printed and the answer is undefined.
+ */
+export function readCommandLine<O extends Options>(args: string[], options: O, help: string): Values<O> | undefined {
+  let values: Values<O>
+  try {
+    values = parseArgs({ args, options: { ...options, ...helpOption }, strict: true }).values as Values<O>
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${help}`)
+  }
+  if ((values as { help?: boolean }).help) {
+    process.stdout.write(help)
+    return undefined
+  }
+  return values
 }

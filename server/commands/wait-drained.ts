@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util'
 import { OTHER_VERSIONS, type AppStatus } from '../status.js'
 import { sidecarEndpoint, sleep } from './http.js'
 import { parseDuration } from './notify.js'
 import { readStatus } from './status.js'
-import { UsageError } from './usage.js'
+import { readCommandLine, UsageError } from './usage.js'
 
 /** Exit codes; 4 lets CI tell "still in use, keep the assets" from a broken call. */
 export const EXIT_DRAINED = 0
@@ -54,19 +53,10 @@ interface Holdouts {
 
 /** `deploy-notify wait-drained`: resolves to the exit code; throws UsageError on a bad command line. */
 export async function waitDrained(args: string[], _env: NodeJS.ProcessEnv): Promise<number> {
-  let values
-  try {
-    const string = { type: 'string' } as const
-    const options = { url: string, app: string, version: string, timeout: string, interval: string }
-    const flags = { 'all-old': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const
-    values = parseArgs({ args, options: { ...options, ...flags }, strict: true }).values
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${waitDrainedHelp}`)
-  }
-  if (values.help) {
-    process.stdout.write(waitDrainedHelp)
-    return EXIT_DRAINED
-  }
+  const string = { type: 'string' } as const
+  const options = { url: string, app: string, version: string, timeout: string, interval: string, 'all-old': { type: 'boolean' } } as const
+  const values = readCommandLine(args, options, waitDrainedHelp)
+  if (!values) return EXIT_DRAINED
   const { url, app, version, timeout, interval = DEFAULT_INTERVAL } = values
   if (url === undefined || app === undefined || timeout === undefined) {
     throw new UsageError(`wait-drained needs --url, --app and --timeout\n\n${waitDrainedHelp}`)
