@@ -112,9 +112,11 @@ describe.skipIf(skipBrowserTests)('Reload', () => {
     await reloadIntoNewWorker(page, stream)
   })
 
-  it('reloads once when the new page turns out to be the same old version', async () => {
-    const app = 'reload-stale'
-    // index.html never changes: a stale cache in front of the app keeps serving release v1.
+  /**
+   * A page on v1 is told of v2, and Reload lands on v1 again: index.html never changes, as
+   * when a stale cache in front of the app keeps serving the old release.
+   */
+  async function reloadIntoStalePage(app: string) {
     const site = await serve({ '/': appPage({ client: client(app, 'v1') }) })
     const page = await browser.newPage()
     const stream = await watchStream(page)
@@ -126,6 +128,11 @@ describe.skipIf(skipBrowserTests)('Reload', () => {
     const loads = countLoads(page)
     await Promise.all([page.waitForEvent('load', { timeout: 5000 }), reloadButton(page).click()])
     expect(await runningVersion(page)).toBe('v1')
+    return { site, page, stream, loads }
+  }
+
+  it('reloads once when the new page turns out to be the same old version', async () => {
+    const { site, page, stream, loads } = await reloadIntoStalePage('reload-stale')
 
     // The reloaded page is told about v2 again; it must not reload by itself, now or a little later.
     await stream.next('version', 'v2')
@@ -140,15 +147,7 @@ describe.skipIf(skipBrowserTests)('Reload', () => {
 
   it('does not prompt again in the tab for the version it reloaded for', async () => {
     const app = 'reload-stale-prompt'
-    const site = await serve({ '/': appPage({ client: client(app, 'v1') }) })
-    const page = await browser.newPage()
-    const stream = await watchStream(page)
-    await page.goto(`${site.url}/`)
-    await waitForStreams(sidecar().url, app, 1)
-    await notify(sidecar().url, { app, version: 'v2', message: 'stale cache ahead' })
-    await banner(page).getByText('stale cache ahead').waitFor({ timeout: 5000 })
-    await Promise.all([page.waitForEvent('load', { timeout: 5000 }), reloadButton(page).click()])
-    expect(await runningVersion(page)).toBe('v1')
+    const { page, stream } = await reloadIntoStalePage(app)
 
     // Prompting for v2 again would only send the user round the same stale reload.
     await stream.next('version', 'v2')
