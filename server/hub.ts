@@ -42,11 +42,6 @@ export class Hub {
     return this.#apps.get(app)?.size ?? 0
   }
 
-  /** Open streams per app. */
-  *connectionsByApp(): IterableIterator<[app: string, count: number]> {
-    for (const [app, sockets] of this.#apps) yield [app, sockets.size]
-  }
-
   /** Apps with open streams. */
   apps(): IterableIterator<string> {
     return this.#apps.keys()
