@@ -41,7 +41,8 @@ if (values.replicas !== undefined) {
   try {
     const replicas = Number(values.replicas)
     const total = Number(values.streams ?? replicas * 10000)
-    if (!Number.isInteger(total) || total % replicas !== 0) throw new Error(`--streams (${values.streams}) must be a multiple of --replicas (${values.replicas})`)
+    if (!Number.isInteger(total) || total % replicas !== 0)
+      throw new Error(`--streams (${values.streams}) must be a multiple of --replicas (${values.replicas})`)
     code = await benchReplicas({ replicas, streams: total / replicas, broadcasts: Number(values.broadcasts ?? 10) })
   } catch (err) {
     console.error(`bench failed: ${err.stack ?? err}`)
@@ -104,7 +105,9 @@ try {
   )
   const busy = await machineBusy()
   if (busy !== null && busy > 0.1) {
-    console.log(`WARNING: ${(busy * 100).toFixed(0)}% of the CPUs were busy with other work just before the run; expect noisy latency.\n`)
+    console.log(
+      `WARNING: ${(busy * 100).toFixed(0)}% of the CPUs were busy with other work just before the run; expect noisy latency.\n`,
+    )
   }
   const runs = targets.map(() => [])
   for (let round = 1; round <= opts.rounds; round++) {
@@ -128,7 +131,9 @@ try {
   )
   const builtAtEnd = builtAtStart ? buildTime() : null
   if (builtAtStart && builtAtEnd?.getTime() !== builtAtStart.getTime()) {
-    console.log(`WARNING: dist/server was rebuilt during the run (${builtAtEnd?.toISOString()}); the sidecar figures may mix two builds.`)
+    console.log(
+      `WARNING: dist/server was rebuilt during the run (${builtAtEnd?.toISOString()}); the sidecar figures may mix two builds.`,
+    )
   }
   exitCode = missed === 0 ? 0 : 1
 } catch (err) {

@@ -55,9 +55,7 @@ export async function startClients({ port, streams, perProcess, concurrency, dea
       }
     },
     close: async () => {
-      await Promise.all(
-        clients.map(({ child }) => call(child, { op: 'close' }, 10000).catch(() => undefined)),
-      )
+      await Promise.all(clients.map(({ child }) => call(child, { op: 'close' }, 10000).catch(() => undefined)))
       await Promise.all(clients.map(({ child }) => stop(child, 3000)))
     },
   }

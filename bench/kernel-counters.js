@@ -16,7 +16,9 @@ function backlogDrops() {
 }
 
 function retransmits() {
-  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Tcp:'))
+  const lines = readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('Tcp:'))
   const [names, values] = lines.map((l) => l.trim().split(/\s+/))
   return Number(values[names.indexOf('RetransSegs')])
 }

@@ -34,7 +34,11 @@ const freePort = () =>
 
 async function startRedis() {
   const port = await freePort()
-  const child = track(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }))
+  const child = track(
+    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    }),
+  )
   child.once('error', (error) => console.error(`cannot start redis-server (is it installed?): ${error.message}`))
   for (let i = 0; i < 200; i++) {
     const up = await new Promise((resolve) => {
@@ -62,15 +66,30 @@ async function run(redisUrl, count, streams, broadcasts) {
         await startServer({
           script: sidecarCli,
           args: ['serve'],
-          env: { PORT: '0', HOST: '127.0.0.1', REDIS_URL: redisUrl, NOTIFY_TOKEN: token, KEEPALIVE_MS: '600000', MAX_CONNECTIONS: String(streams + 1000) },
+          env: {
+            PORT: '0',
+            HOST: '127.0.0.1',
+            REDIS_URL: redisUrl,
+            NOTIFY_TOKEN: token,
+            KEEPALIVE_MS: '600000',
+            MAX_CONNECTIONS: String(streams + 1000),
+          },
         }),
       )
     }
     for (const server of servers) {
-      const pool = await startClients({ port: server.port, streams, perProcess: 5000, concurrency: 200, deadlineMs: 60000 + streams * 5 })
+      const pool = await startClients({
+        port: server.port,
+        streams,
+        perProcess: 5000,
+        concurrency: 200,
+        deadlineMs: 60000 + streams * 5,
+      })
       pools.push(pool)
       if (pool.connected !== streams) {
-        throw new Error(`only ${pool.connected}/${streams} streams connected (${pool.retries} retries): ${pool.errors.join('; ')}`)
+        throw new Error(
+          `only ${pool.connected}/${streams} streams connected (${pool.retries} retries): ${pool.errors.join('; ')}`,
+        )
       }
     }
     const latencies = []
@@ -83,7 +102,10 @@ async function run(redisUrl, count, streams, broadcasts) {
       const version = `r${count}-${Date.now().toString(36)}-${b}`
       await Promise.all(pools.map((pool) => pool.expect(`"version":"${version}"`)))
       const sentAt = now()
-      const [answer, ...received] = await Promise.all([notify(servers[0].port, token, version), ...pools.map((pool) => pool.collect(30000))])
+      const [answer, ...received] = await Promise.all([
+        notify(servers[0].port, token, version),
+        ...pools.map((pool) => pool.collect(30000)),
+      ])
       if (answer.status !== 202) throw new Error(`notify answered ${answer.status}: ${answer.body}`)
       // The first broadcast after connecting is warm-up, as in the main benchmark.
       if (b > 0) {
@@ -116,9 +138,12 @@ async function run(redisUrl, count, streams, broadcasts) {
 export async function benchReplicas({ replicas, streams, broadcasts }) {
   if (!Number.isInteger(replicas) || replicas < 2) throw new Error('--replicas must be an integer >= 2')
   if (!Number.isInteger(streams) || streams < 1) throw new Error('streams per replica must be an integer >= 1')
-  if (!Number.isInteger(broadcasts) || broadcasts < 2) throw new Error('--broadcasts must be an integer >= 2 (the first is warm-up)')
+  if (!Number.isInteger(broadcasts) || broadcasts < 2)
+    throw new Error('--broadcasts must be an integer >= 2 (the first is warm-up)')
   if (streams > MAX_STREAMS_PER_REPLICA) {
-    throw new Error(`${streams} streams per replica is above ${MAX_STREAMS_PER_REPLICA}: a replica may hold about 18,000 (the open-file limit)`)
+    throw new Error(
+      `${streams} streams per replica is above ${MAX_STREAMS_PER_REPLICA}: a replica may hold about 18,000 (the open-file limit)`,
+    )
   }
   let redis = null
   try {
@@ -139,7 +164,9 @@ export async function benchReplicas({ replicas, streams, broadcasts }) {
       )
     row(`1 replica x ${streams}`, one)
     row(`${replicas} replicas x ${streams}`, many)
-    console.log(`  p99 per replica (the first takes the notify): ${many.p99ByReplica.map((x) => `${x.toFixed(1)} ms`).join(', ')}`)
+    console.log(
+      `  p99 per replica (the first takes the notify): ${many.p99ByReplica.map((x) => `${x.toFixed(1)} ms`).join(', ')}`,
+    )
     const ratio = many.p99 / one.p99
     const met = ratio <= 2
     console.log(`\np99 ratio ${ratio.toFixed(2)}x   target <= 2x   ${met ? 'met' : 'NOT met'}`)
@@ -163,7 +190,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
         broadcasts: { type: 'string', default: '10' },
       },
     })
-    exitCode = await benchReplicas({ replicas: Number(values.replicas), streams: Number(values.streams), broadcasts: Number(values.broadcasts) })
+    exitCode = await benchReplicas({
+      replicas: Number(values.replicas),
+      streams: Number(values.streams),
+      broadcasts: Number(values.broadcasts),
+    })
   } catch (error) {
     console.error(`bench failed: ${error.stack ?? error}`)
   } finally {

@@ -25,11 +25,15 @@ export function printTable(results) {
     ['missed deliveries', (r) => String(r.missed)],
     [
       'loopback drops / TCP resends (broadcasts hit)',
-      (r) => (r.kernel ? `${r.kernel.drops} / ${r.kernel.retransmits} (${r.kernel.broadcastsHit}/${r.kernel.broadcasts})` : 'unknown'),
+      (r) =>
+        r.kernel
+          ? `${r.kernel.drops} / ${r.kernel.retransmits} (${r.kernel.broadcastsHit}/${r.kernel.broadcasts})`
+          : 'unknown',
     ],
     [
       "other processes' CPU/broadcast, median (ms)",
-      (r) => (r.kernel ? `${ms(r.kernel.otherMsMedian)} (>30 ms in ${r.kernel.disturbed}/${r.kernel.broadcasts})` : 'unknown'),
+      (r) =>
+        r.kernel ? `${ms(r.kernel.otherMsMedian)} (>30 ms in ${r.kernel.disturbed}/${r.kernel.broadcasts})` : 'unknown',
     ],
     ['server warn/error log lines', (r) => String(r.logProblems)],
   ]
@@ -58,7 +62,9 @@ export function printRatios(baseline, sidecar) {
     const ok = ratio <= target
     met &&= ok
     const spread = rounds.length > 1 ? `   [${list(rounds, 2)}]` : ''
-    console.log(`  ${label.padEnd(34)} ${ratio.toFixed(2)}x   target <= ${target}x   ${ok ? 'met' : 'NOT met'}${spread}`)
+    console.log(
+      `  ${label.padEnd(34)} ${ratio.toFixed(2)}x   target <= ${target}x   ${ok ? 'met' : 'NOT met'}${spread}`,
+    )
   }
   const info = [
     ['median per-broadcast p99 (rest)', sidecar.rest?.medianP99 / baseline.rest?.medianP99],

@@ -28,7 +28,10 @@ export function startServer({ script, args = [], env, cpus, startTimeoutMs = 150
 
   return new Promise((resolve, reject) => {
     let port = null
-    const timer = setTimeout(() => fail(new Error(`no listening port logged within ${startTimeoutMs} ms`)), startTimeoutMs)
+    const timer = setTimeout(
+      () => fail(new Error(`no listening port logged within ${startTimeoutMs} ms`)),
+      startTimeoutMs,
+    )
     const fail = (err) => {
       clearTimeout(timer)
       child.kill('SIGKILL')

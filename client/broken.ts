@@ -11,7 +11,7 @@ export function onBrokenBundle(broken: () => void, signal: AbortSignal): void {
     'error',
     (event) => {
       const element = event.target as Partial<HTMLScriptElement & HTMLLinkElement>
-      const url = element.tagName == 'SCRIPT' ? element.src : element.tagName == 'LINK' ? element.href : ''
+      const url = element.tagName === 'SCRIPT' ? element.src : element.tagName === 'LINK' ? element.href : ''
       // `src` and `href` read back absolute, so a prefix test is an origin test.
       if (url?.startsWith(location.origin + '/')) broken()
     },
@@ -20,7 +20,8 @@ export function onBrokenBundle(broken: () => void, signal: AbortSignal): void {
   addEventListener('vite:preloadError', broken, { signal })
   addEventListener(
     'unhandledrejection',
-    ({ reason }) => CHUNK_FAILURE.test(`${reason?.name} ${reason?.message}`) && broken(),
+    ({ reason }: { reason: unknown }) =>
+      reason instanceof Error && CHUNK_FAILURE.test(`${reason.name} ${reason.message}`) && broken(),
     { signal },
   )
 }

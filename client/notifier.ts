@@ -74,31 +74,43 @@ export function createNotifier(options: NotifierOptions): Notifier {
     const version = update.deploy?.version ?? ''
     // Once per version in this tab, even across the reload that did not bring it (a stale
     // cache): never twice, so never a loop; and never for a version dismissed with Later.
-    if (prompted.has(version) || (version && (storage(() => localStorage, key) == version || storage(() => sessionStorage, key) == version))) return
+    if (
+      prompted.has(version) ||
+      (version && (storage(() => localStorage, key) === version || storage(() => sessionStorage, key) === version))
+    )
+      return
     prompted.add(version)
     workerUpdate = updateWorker()
     options.onUpdate?.(update)
-    if (options.ui == 'none') return
+    if (options.ui === 'none') return
     hide()
     shown = version
-    hide = showBanner(texts, update.deploy?.message, update.deploy?.mandatory, () => reload(version), () => {
-      hide()
-      if (version) storage(() => localStorage, key, version)
-    })
+    hide = showBanner(
+      texts,
+      update.deploy?.message,
+      update.deploy?.mandatory,
+      () => void reload(version),
+      () => {
+        hide()
+        if (version) storage(() => localStorage, key, version)
+      },
+    )
   }
 
   /** Handles event or `/version` data; returns the deploy when it was one. */
   const receive = (data: string): Deploy | undefined => {
-    let deploy: Deploy
+    let deploy: Deploy | undefined
     try {
       deploy = JSON.parse(data) as Deploy
-      if (typeof deploy.version != 'string') throw 0
     } catch {
+      // handled below, as data of the wrong shape
+    }
+    if (typeof deploy?.version !== 'string') {
       if (!warned) console.warn('deploy-notify: ignored malformed data', data)
       warned = true
       return
     }
-    if (deploy.version == running) options.onCurrent?.(deploy)
+    if (deploy.version === running) options.onCurrent?.(deploy)
     else prompt({ deploy, reason: 'deploy' })
     return deploy
   }
@@ -107,9 +119,9 @@ export function createNotifier(options: NotifierOptions): Notifier {
     lastCheck = Date.now()
     const data = await fetchVersion(versionUrl)
     const version = data && receive(data)?.version
-    const outdated = !!version && version != running
+    const outdated = !!version && version !== running
     // A navigation that lands on the same old page (a stale cache) must not be tried again.
-    if (outdated && href && storage(() => sessionStorage, key) != version) {
+    if (outdated && href && storage(() => sessionStorage, key) !== version) {
       storage(() => sessionStorage, key, version)
       location.assign(href)
     }
@@ -141,7 +153,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
       addEventListener('focus', soonCheck, { signal })
       addEventListener('online', soonCheck, { signal })
       // Later in another tab of the app hides this tab's banner too.
-      addEventListener('storage', (event) => event.key == key && event.newValue == shown && hide(), { signal })
+      addEventListener('storage', (event) => event.key === key && event.newValue === shown && hide(), { signal })
     },
     stop: () => running$.abort(),
     check,

@@ -3,7 +3,10 @@ const WORKER_WAIT_MS = 3000
 
 /** Asks the page's service worker to look for an update, so it is waiting by the time the user decides. */
 export const updateWorker = (): Promise<unknown> | undefined =>
-  navigator.serviceWorker?.getRegistration().then((registration) => registration?.update()).catch(() => {})
+  navigator.serviceWorker
+    ?.getRegistration()
+    .then((registration) => registration?.update())
+    .catch(() => {})
 
 /** The waiting worker, once an installing one has installed (bounded). */
 const waitingWorker = (registration: ServiceWorkerRegistration): Promise<ServiceWorker | null> =>
@@ -11,7 +14,7 @@ const waitingWorker = (registration: ServiceWorkerRegistration): Promise<Service
     const installing = registration.installing
     if (registration.waiting || !installing) return resolve(registration.waiting)
     setTimeout(() => resolve(registration.waiting), WORKER_WAIT_MS)
-    installing.addEventListener('statechange', () => installing.state != 'installing' && resolve(registration.waiting))
+    installing.addEventListener('statechange', () => installing.state !== 'installing' && resolve(registration.waiting))
   })
 
 /**

@@ -13,17 +13,18 @@ const data = script?.dataset
 if (!data?.version) {
   console.warn('deploy-notify: no data-version on the script tag')
 } else {
-  const dispatch = (type: string) => (detail: unknown) => dispatchEvent(new CustomEvent(`deploy-notify:${type}`, { detail }))
+  const dispatch = (type: string) => (detail: unknown) =>
+    dispatchEvent(new CustomEvent(`deploy-notify:${type}`, { detail }))
   const notifier = createNotifier({
     version: data.version,
     app: data.app,
     // The sidecar's base: the script's own URL without `client.js`, so a proxy prefix just works.
     url: data.url ?? script!.src.replace(/client\.js([?#].*)?$/, ''),
     pollInterval: Number(data.pollInterval) || undefined,
-    ui: data.ui == 'none' ? 'none' : 'banner',
+    ui: data.ui === 'none' ? 'none' : 'banner',
     onUpdate: dispatch('update'),
     onCurrent: dispatch('current'),
   })
-  if (document.readyState == 'loading') addEventListener('DOMContentLoaded', () => notifier.start())
+  if (document.readyState === 'loading') addEventListener('DOMContentLoaded', () => notifier.start())
   else notifier.start()
 }

@@ -29,7 +29,7 @@ export function openStream(
   let failures = 0
   let retry: ReturnType<typeof setTimeout>
   let poll: ReturnType<typeof setInterval> | undefined
-  const pollOnce = () => document.hidden || fetchVersion(versionUrl).then((data) => data && send(data))
+  const pollOnce = () => document.hidden || void fetchVersion(versionUrl).then((data) => data && send(data))
   const relay = (event: MessageEvent<string>) => send(event.data)
   const connect = () => {
     source = new EventSource(eventsUrl)

@@ -11,7 +11,7 @@ export function shareAcrossTabs(
   receive: (data: string) => void,
   signal: AbortSignal,
 ): void {
-  if (!navigator.locks || typeof BroadcastChannel != 'function') return lead(receive)
+  if (!navigator.locks || typeof BroadcastChannel !== 'function') return lead(receive)
   const channel = new BroadcastChannel(name)
   channel.onmessage = (event: MessageEvent<string>) => receive(event.data)
   signal.addEventListener('abort', () => channel.close())

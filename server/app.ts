@@ -1,6 +1,11 @@
 import cors from '@fastify/cors'
 import Fastify, {
-  LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyServerOptions,
+} from 'fastify'
 import type { Config } from './config.js'
 import { clearerMessages, fastifyCodes, RouteNotFoundError } from './errors.js'
 import { Hub } from './hub.js'
@@ -33,7 +38,12 @@ export interface AppOptions {
  * tests build as many apps as they like. Closing the app ends every stream and timer it made;
  * the store belongs to the caller.
  */
-export async function buildApp({ config, store, counts: shareCounts, logger = false }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({
+  config,
+  store,
+  counts: shareCounts,
+  logger = false,
+}: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(typeof logger === 'object' && logger !== null && 'child' in logger ? { loggerInstance: logger } : { logger }),
     // Thousands of streams connect and reconnect; one log line each is noise, not insight.
@@ -81,7 +91,8 @@ export async function buildApp({ config, store, counts: shareCounts, logger = fa
     const status = error.statusCode ?? 500
     if (status >= 500 && !error.code?.startsWith('DN_ERR')) request.log.error({ err: error }, 'request failed')
     const code = fastifyCodes[error.code] ?? (error.code?.startsWith('DN_ERR') ? error.code : 'DN_ERR_INTERNAL')
-    const message = code === 'DN_ERR_INTERNAL' && status >= 500 ? 'internal error' : (clearerMessages[code] ?? error.message)
+    const message =
+      code === 'DN_ERR_INTERNAL' && status >= 500 ? 'internal error' : (clearerMessages[code] ?? error.message)
     return reply.code(status).send({ error: code, message })
   })
   app.setNotFoundHandler((request) => {

@@ -11,7 +11,10 @@ export function gitCommit(cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('git', ['rev-parse', '--short', 'HEAD'], { cwd, timeout: 10_000 }, (error, stdout, stderr) => {
       if (!error) return resolve(stdout.trim())
-      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'git is not installed' : stderr.trim().split('\n')[0] || error.message
+      const reason =
+        (error as NodeJS.ErrnoException).code === 'ENOENT'
+          ? 'git is not installed'
+          : stderr.trim().split('\n')[0] || error.message
       reject(new Error(`no git commit in ${cwd} (${reason})`))
     })
   })

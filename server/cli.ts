@@ -41,7 +41,9 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case '-v':
     case '--version': {
-      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+        version: string
+      }
       process.stdout.write(`${pkg.version}\n`)
       return 0
     }
@@ -63,7 +65,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     const known = error instanceof UsageError || error instanceof StartError
-    process.stderr.write(`deploy-notify: ${known ? (error as Error).message : String((error as Error).stack ?? error)}\n`)
+    process.stderr.write(`deploy-notify: ${known ? error.message : String((error as Error).stack ?? error)}\n`)
     // 1 is a refusal (bad state, a rejected notify), 2 a usage error, 70 a bug (EX_SOFTWARE).
     process.exitCode = error instanceof UsageError ? 2 : error instanceof StartError ? 1 : 70
   },

@@ -44,7 +44,10 @@ const token: Parse<string> = (raw, name) => {
 
 const origins: Parse<'*' | string[]> = (raw, name) => {
   if (raw.trim() === '*') return '*'
-  const list = raw.split(',').map((origin) => origin.trim()).filter(Boolean)
+  const list = raw
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean)
   for (const origin of list) {
     let url: URL
     try {

@@ -25,7 +25,8 @@ export function createMetrics(hub: Hub, store: Store): Metrics {
       // Reset first: a version with no open stream loses its series instead of showing 0 forever.
       this.reset()
       for (const app of hub.apps()) {
-        for (const [version, count] of Object.entries(boundedVersions(hub.versions(app)))) this.set({ app, version }, count)
+        for (const [version, count] of Object.entries(boundedVersions(hub.versions(app))))
+          this.set({ app, version }, count)
       }
     },
   })

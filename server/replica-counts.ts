@@ -50,7 +50,7 @@ export class ReplicaCounts implements StreamCounts {
     try {
       await this.#redis.set(this.#key, JSON.stringify(mine), 'PX', SHARE_TTL_MS)
       const keys: string[] = []
-      for (let cursor = '0'; ; ) {
+      for (let cursor = '0'; ;) {
         const [next, found] = await this.#redis.scan(cursor, 'MATCH', `${KEY_PREFIX}*`, 'COUNT', 100)
         keys.push(...found)
         if ((cursor = next) === '0') break

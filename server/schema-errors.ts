@@ -17,7 +17,7 @@ export function schemaErrorFormatter(errors: FastifySchemaValidationError[], dat
   // "verison" is better reported as an unknown field than as a missing "version".
   const error = errors.find((e) => e.keyword === 'additionalProperties') ?? errors[0]
   if (!error) return new Error(`${dataVar} is invalid`)
-  const params = error.params as Record<string, unknown>
+  const params = error.params
   if (error.keyword === 'additionalProperties') {
     return new Error(`unknown field "${String(params.additionalProperty)}" in ${dataVar}`)
   }

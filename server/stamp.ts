@@ -42,13 +42,16 @@ export interface VersionInfo {
 /** The same rules as `POST /notify`, so a stamped version can always be announced. */
 export function checkVersion(version: string, option = '--version'): string {
   if (version.length > versionSchema.maxLength || !new RegExp(versionSchema.pattern).test(version)) {
-    throw new StampError(`${option} "${version}" must be 1-128 printable ASCII characters without leading or trailing spaces`)
+    throw new StampError(
+      `${option} "${version}" must be 1-128 printable ASCII characters without leading or trailing spaces`,
+    )
   }
   return version
 }
 
 export function checkApp(app: string, option = '--app'): string {
-  if (!new RegExp(appSchema.pattern).test(app)) throw new StampError(`${option} "${app}" must be 1-64 of A-Z a-z 0-9 . _ -`)
+  if (!new RegExp(appSchema.pattern).test(app))
+    throw new StampError(`${option} "${app}" must be 1-64 of A-Z a-z 0-9 . _ -`)
   return app
 }
 
@@ -65,7 +68,9 @@ export function clientUrl(sidecar: string, option = '--sidecar'): string {
     }
   }
   if (!valid || /[\s"'<>]/.test(base)) {
-    throw new StampError(`${option} "${sidecar}" must be the sidecar's base URL (https://sidecar.example) or a path on the app's origin (/deploy-notify)`)
+    throw new StampError(
+      `${option} "${sidecar}" must be the sidecar's base URL (https://sidecar.example) or a path on the app's origin (/deploy-notify)`,
+    )
   }
   return `${base}/client.js`
 }
@@ -76,7 +81,8 @@ export function clientUrl(sidecar: string, option = '--sidecar'): string {
  * Comments, the start tags whose content is raw text (a `<script>` in a string or a comment is
  * not a tag), and `</head>`. Attribute values may hold `>` inside quotes (HTML spec 13.2.5.32-38).
  */
-const MARKUP = /<!--[\s\S]*?(?:-->|$)|<(script|style|textarea|title)(?=[\s/>])((?:[^>"']|"[^"]*"|'[^']*')*)>|<\/head\s*>/gi
+const MARKUP =
+  /<!--[\s\S]*?(?:-->|$)|<(script|style|textarea|title)(?=[\s/>])((?:[^>"']|"[^"]*"|'[^']*')*)>|<\/head\s*>/gi
 const ATTRIBUTE = /([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?/g
 /** The client as served by the sidecar or copied from dist/client: `.../client.js`, any query. */
 const CLIENT_SRC = /(?:^|\/)client\.js(?:[?#].*)?$/
@@ -101,10 +107,13 @@ export function escapeAttribute(value: string): string {
 }
 
 function unescapeAttribute(value: string): string {
-  return value.replace(/&(?:#(\d+)|#x([\da-f]+)|(amp|quot|lt|gt|apos));/gi, (entity, decimal?: string, hex?: string, name?: string) => {
-    if (decimal || hex) return String.fromCodePoint(decimal ? Number(decimal) : parseInt(hex!, 16))
-    return { amp: '&', quot: '"', lt: '<', gt: '>', apos: "'" }[name!.toLowerCase() as 'amp'] ?? entity
-  })
+  return value.replace(
+    /&(?:#(\d+)|#x([\da-f]+)|(amp|quot|lt|gt|apos));/gi,
+    (entity, decimal?: string, hex?: string, name?: string) => {
+      if (decimal || hex) return String.fromCodePoint(decimal ? Number(decimal) : parseInt(hex!, 16))
+      return { amp: '&', quot: '"', lt: '<', gt: '>', apos: "'" }[name!.toLowerCase() as 'amp'] ?? entity
+    },
+  )
 }
 
 function parseAttributes(text: string): Attribute[] {
@@ -121,7 +130,7 @@ function scan(html: string): { scripts: ScriptTag[]; headEnd: number | undefined
   let headEnd: number | undefined
   const lower = html.toLowerCase()
   MARKUP.lastIndex = 0
-  for (let match; (match = MARKUP.exec(html)); ) {
+  for (let match; (match = MARKUP.exec(html));) {
     const element = match[1]?.toLowerCase()
     if (match[0].startsWith('</')) headEnd ??= match.index
     if (!element) continue
@@ -158,7 +167,8 @@ function setAttributes(tagText: string, attributes: Attribute[], values: [string
 /** Where a new tag goes: its own line before `</head>`, indented like the line above, when the head is laid out in lines. */
 function insertBeforeHeadEnd(html: string, headEnd: number, tag: string): string {
   const lineStart = html.lastIndexOf('\n', headEnd - 1) + 1
-  if (lineStart === 0 || html.slice(lineStart, headEnd).trim() !== '') return html.slice(0, headEnd) + tag + html.slice(headEnd)
+  if (lineStart === 0 || html.slice(lineStart, headEnd).trim() !== '')
+    return html.slice(0, headEnd) + tag + html.slice(headEnd)
   const previousLineStart = html.lastIndexOf('\n', lineStart - 2) + 1
   const indent = /^[ \t]*/.exec(html.slice(previousLineStart, lineStart))![0]
   return `${html.slice(0, lineStart)}${indent}${tag}\n${html.slice(lineStart)}`
@@ -174,19 +184,34 @@ export function stampHtml(html: string, options: StampOptions, file = 'index.htm
   const app = options.app === undefined ? undefined : checkApp(options.app)
   const src = options.sidecar === undefined ? undefined : clientUrl(options.sidecar)
   const { scripts, headEnd } = scan(html)
-  const tags = scripts.filter((tag) => tag.attributes.some((a) => a.name === 'src' && a.value !== undefined && CLIENT_SRC.test(a.value)))
+  const tags = scripts.filter((tag) =>
+    tag.attributes.some((a) => a.name === 'src' && a.value !== undefined && CLIENT_SRC.test(a.value)),
+  )
   if (tags.length > 1) {
-    throw new StampError(`${file} has ${tags.length} deploy-notify script tags (<script src=".../client.js">); keep one`)
+    throw new StampError(
+      `${file} has ${tags.length} deploy-notify script tags (<script src=".../client.js">); keep one`,
+    )
   }
   const [tag] = tags
   if (!tag) {
     if (src === undefined && options.ifMissing === 'skip') return { html, app: app ?? DEFAULT_APP, tag: 'missing' }
     if (src === undefined) {
-      throw new StampError(`${file} has no deploy-notify script tag: add <script src="https://sidecar.example/client.js" defer></script>, or pass the sidecar's URL to insert one`)
+      throw new StampError(
+        `${file} has no deploy-notify script tag: add <script src="https://sidecar.example/client.js" defer></script>, or pass the sidecar's URL to insert one`,
+      )
     }
-    if (headEnd === undefined) throw new StampError(`${file} has no </head> to insert the deploy-notify script tag before`)
-    const values = [attribute('src', src), attribute('data-version', version), ...(app ? [attribute('data-app', app)] : [])]
-    return { html: insertBeforeHeadEnd(html, headEnd, `<script ${values.join(' ')} defer></script>`), app: app ?? DEFAULT_APP, tag: 'inserted' }
+    if (headEnd === undefined)
+      throw new StampError(`${file} has no </head> to insert the deploy-notify script tag before`)
+    const values = [
+      attribute('src', src),
+      attribute('data-version', version),
+      ...(app ? [attribute('data-app', app)] : []),
+    ]
+    return {
+      html: insertBeforeHeadEnd(html, headEnd, `<script ${values.join(' ')} defer></script>`),
+      app: app ?? DEFAULT_APP,
+      tag: 'inserted',
+    }
   }
   const values: [string, string][] = [['data-version', version]]
   if (app !== undefined) values.push(['data-app', app])

@@ -122,7 +122,12 @@ function sameCounts(a: VersionCounts, b: VersionCounts): boolean {
  * name. Cheap enough to take every second or two: it reads what the store and the counts keep
  * in memory.
  */
-export function statusSnapshot(store: Store, counts: StreamCounts, sampler: VersionSampler, now: Date = new Date()): Status {
+export function statusSnapshot(
+  store: Store,
+  counts: StreamCounts,
+  sampler: VersionSampler,
+  now: Date = new Date(),
+): Status {
   const names = new Set(store.all().map((deploy) => deploy.app))
   for (const app of counts.apps()) names.add(app)
   const apps = [...names].sort().map((app): [string, AppStatus] => [

@@ -93,13 +93,20 @@ function expandExpressions(value: string, contexts: Record<string, Record<string
 
 /** Runs a step as the runners do (`bash --noprofile --norc -eo pipefail`), with exactly `env`. */
 function runStep(script: string, cwd: string, env: Record<string, string>): Promise<Exit> {
-  const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], {
+    cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`step did not finish: ${script}\n${stdout}${stderr}`))), 20_000)
+    const timer = setTimeout(
+      () => (child.kill('SIGKILL'), reject(new Error(`step did not finish: ${script}\n${stdout}${stderr}`))),
+      20_000,
+    )
     child.on('close', (code, signal) => (clearTimeout(timer), resolve({ code, signal, stdout, stderr })))
   })
 }
@@ -126,10 +133,16 @@ describe('the CI recipes', () => {
   beforeEach(async () => {
     sidecar = await startTestSidecar()
     checkout = await mkdtemp(join(tmpdir(), 'deploy-notify-ci-'))
-    await writeFile(join(checkout, 'package.json'), JSON.stringify({ name: 'web', version: '3.1.0', devDependencies: { 'deploy-notify': '^0.1.0' } }))
+    await writeFile(
+      join(checkout, 'package.json'),
+      JSON.stringify({ name: 'web', version: '3.1.0', devDependencies: { 'deploy-notify': '^0.1.0' } }),
+    )
     await mkdir(join(checkout, 'node_modules', '.bin'), { recursive: true })
     await symlink(REPO, join(checkout, 'node_modules', 'deploy-notify'))
-    await symlink(join('..', 'deploy-notify', 'dist', 'server', 'cli.js'), join(checkout, 'node_modules', '.bin', 'deploy-notify'))
+    await symlink(
+      join('..', 'deploy-notify', 'dist', 'server', 'cli.js'),
+      join(checkout, 'node_modules', '.bin', 'deploy-notify'),
+    )
     await mkdir(join(checkout, 'dist'))
     await writeFile(join(checkout, 'dist', 'index.html'), INDEX_HTML)
     return async () => {
@@ -146,7 +159,11 @@ describe('the CI recipes', () => {
   })
 
   /** Runs the recipe's deploy-notify steps in order and checks the app's own steps sit between them as they should. */
-  async function runRecipe(all: Step[], env: Record<string, string>, contexts: Record<string, Record<string, string>> = {}): Promise<void> {
+  async function runRecipe(
+    all: Step[],
+    env: Record<string, string>,
+    contexts: Record<string, Record<string, string>> = {},
+  ): Promise<void> {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm test does)`)
     const steps = all.filter((step) => step.script !== '') // \`uses:\` steps run no shell
     const ours = steps.filter((step) => step.script.includes('deploy-notify'))
@@ -158,7 +175,9 @@ describe('the CI recipes', () => {
     expect(order('./deploy.sh')).toBeLessThan(order('deploy-notify notify'))
     for (const step of ours) {
       expect(step.script, 'no ${{ }} inside run: it would be pasted into the shell unescaped').not.toContain('${{')
-      const stepEnv = Object.fromEntries(Object.entries(step.env).map(([name, value]) => [name, expandExpressions(value, contexts)]))
+      const stepEnv = Object.fromEntries(
+        Object.entries(step.env).map(([name, value]) => [name, expandExpressions(value, contexts)]),
+      )
       const exit = await runStep(step.script, checkout, { ...baseEnv(), ...env, ...stepEnv })
       expect(exit.code, `${step.script}\n${exit.stdout}${exit.stderr}`).toBe(0)
     }
@@ -167,8 +186,14 @@ describe('the CI recipes', () => {
   /** What the recipe left behind: a stamped build and a sidecar that announced it. */
   async function expectDeployed(version: string): Promise<void> {
     const html = await readFile(join(checkout, 'dist', 'index.html'), 'utf8')
-    expect(html).toBe(INDEX_HTML.replace('client.js" defer>', `client.js" data-version="${version}" data-app="web" defer>`))
-    expect(JSON.parse(await readFile(join(checkout, 'dist', 'version.json'), 'utf8'))).toMatchObject({ version, app: 'web', packageVersion: '3.1.0' })
+    expect(html).toBe(
+      INDEX_HTML.replace('client.js" defer>', `client.js" data-version="${version}" data-app="web" defer>`),
+    )
+    expect(JSON.parse(await readFile(join(checkout, 'dist', 'version.json'), 'utf8'))).toMatchObject({
+      version,
+      app: 'web',
+      packageVersion: '3.1.0',
+    })
     const current = await getJson(`${sidecar.url}/version?app=web`)
     expect(current.status).toBe(200)
     expect(current.json).toMatchObject({ app: 'web', version })
@@ -177,7 +202,13 @@ describe('the CI recipes', () => {
   it('GitHub Actions: stamps and notifies with GITHUB_SHA, the token from secrets, the URL from vars', async () => {
     const steps = githubSteps(await readFile(join(RECIPES, 'github-actions.yml'), 'utf8'))
     const sha = 'f3c1a9e0b7d2c4e6a8b0c2d4e6f8a0b2c4d6e8f0'
-    const env = { GITHUB_ACTIONS: 'true', GITHUB_SHA: sha, GITHUB_RUN_NUMBER: '41', GITHUB_WORKSPACE: checkout, GITHUB_REF_NAME: 'main' }
+    const env = {
+      GITHUB_ACTIONS: 'true',
+      GITHUB_SHA: sha,
+      GITHUB_RUN_NUMBER: '41',
+      GITHUB_WORKSPACE: checkout,
+      GITHUB_REF_NAME: 'main',
+    }
     await runRecipe(steps, env, { secrets: { DEPLOY_NOTIFY_TOKEN: TOKEN }, vars: { DEPLOY_NOTIFY_URL: sidecar.url } })
     await expectDeployed(sha)
   })
@@ -202,7 +233,10 @@ describe('the CI recipes', () => {
     const readme = await readFile(join(REPO, 'README.md'), 'utf8')
     for (const name of ['github-actions.yml', 'gitlab-ci.yml']) {
       const recipe = await readFile(join(RECIPES, name), 'utf8')
-      expect(readme.includes(`\`\`\`yaml\n${recipe}\`\`\``), `README.md must include examples/ci/${name} verbatim in a yaml block`).toBe(true)
+      expect(
+        readme.includes(`\`\`\`yaml\n${recipe}\`\`\``),
+        `README.md must include examples/ci/${name} verbatim in a yaml block`,
+      ).toBe(true)
     }
   })
 })

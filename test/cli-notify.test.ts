@@ -23,7 +23,17 @@ describe('deploy-notify notify', () => {
     const page = await Subscriber.open(sidecar.url, { app: 'web', version: 'v1' })
     try {
       // A trailing slash on the base URL must not become `//notify`.
-      const exit = await notifyCli(['--url', `${sidecar.url}/`, '--app', 'web', '--version', 'v2', '--message', 'New search', '--mandatory'])
+      const exit = await notifyCli([
+        '--url',
+        `${sidecar.url}/`,
+        '--app',
+        'web',
+        '--version',
+        'v2',
+        '--message',
+        'New search',
+        '--mandatory',
+      ])
       expect(exit.stdout).toBe('deploy-notify: deployed app "web" version "v2" (id 1), delivered to 1 open page\n')
       expect(exit.code).toBe(0)
       expect((await page.next('deploy', 'v2')).data).toMatchObject({ message: 'New search', mandatory: true })
@@ -47,7 +57,9 @@ describe('deploy-notify notify', () => {
     try {
       const exit = await notifyCli(['--url', open.url, '--version', 'v1'], '')
       expect(exit.code).toBe(0)
-      expect((await notifyCli(['--url', sidecar.url, '--version', 'v1'], '')).stderr).toMatch(/401 .*Authorization: Bearer/)
+      expect((await notifyCli(['--url', sidecar.url, '--version', 'v1'], '')).stderr).toMatch(
+        /401 .*Authorization: Bearer/,
+      )
     } finally {
       await open.close()
     }
@@ -56,13 +68,17 @@ describe('deploy-notify notify', () => {
   it('exits 1 on a wrong token, naming the token, without retrying', async () => {
     const exit = await notifyCli(['--url', sidecar.url, '--version', 'v1'], 'not-the-token-0123456789')
     expect(exit.code).toBe(1)
-    expect(exit.stderr).toBe('deploy-notify: the sidecar rejected the deploy: 401 DN_ERR_UNAUTHORIZED: the bearer token is wrong\n')
+    expect(exit.stderr).toBe(
+      'deploy-notify: the sidecar rejected the deploy: 401 DN_ERR_UNAUTHORIZED: the bearer token is wrong\n',
+    )
   })
 
   it('exits 1 on an invalid version, naming the field', async () => {
     const exit = await notifyCli(['--url', sidecar.url, '--version', 'v1\nevent: x'])
     expect(exit.code).toBe(1)
-    expect(exit.stderr).toMatch(/^deploy-notify: the sidecar rejected the deploy: 400 DN_ERR_INVALID_REQUEST: version must be /)
+    expect(exit.stderr).toMatch(
+      /^deploy-notify: the sidecar rejected the deploy: 400 DN_ERR_INVALID_REQUEST: version must be /,
+    )
     expect((await getJson(`${sidecar.url}/version`)).status).toBe(404)
   })
 
@@ -96,10 +112,16 @@ describe('deploy-notify notify', () => {
 
   it('exits 3 once --timeout runs out against a port nothing listens on', async () => {
     const started = Date.now()
-    const exit = await runCli(['notify', '--url', `http://127.0.0.1:${await freePort()}`, '--version', 'v1', '--timeout', '1s'], {}, 5000)
+    const exit = await runCli(
+      ['notify', '--url', `http://127.0.0.1:${await freePort()}`, '--version', 'v1', '--timeout', '1s'],
+      {},
+      5000,
+    )
     expect(exit.code).toBe(3)
     expect(Date.now() - started).toBeLessThan(4000)
-    expect(exit.stderr).toMatch(/could not reach http:\/\/127.0.0.1:\d+\/notify within 1s \(\d+ attempts\); last error: connect ECONNREFUSED/)
+    expect(exit.stderr).toMatch(
+      /could not reach http:\/\/127.0.0.1:\d+\/notify within 1s \(\d+ attempts\); last error: connect ECONNREFUSED/,
+    )
   })
 
   it('exits 3 within --timeout when the sidecar accepts connections but never answers', async () => {
@@ -107,7 +129,14 @@ describe('deploy-notify notify', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
     try {
       const started = Date.now()
-      const exit = await notifyCli(['--url', `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, '--version', 'v1', '--timeout', '1s'])
+      const exit = await notifyCli([
+        '--url',
+        `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        '--version',
+        'v1',
+        '--timeout',
+        '1s',
+      ])
       expect(exit.code).toBe(3)
       expect(Date.now() - started).toBeLessThan(4000)
       expect(exit.stderr).toMatch(/last error: no answer within the attempt timeout\n$/)
@@ -123,7 +152,9 @@ describe('deploy-notify notify', () => {
       const exit = await notifyCli(['--url', `${proxy.url}/dn`, '--app', 'web', '--version', 'v3', '--timeout', '10s'])
       expect(exit.code).toBe(0)
       expect(exit.stdout).toMatch(/deployed app "web" version "v3"/)
-      expect(exit.stderr.match(/attempt \d failed \(503 DN_ERR_STORE_UNAVAILABLE: restarting\); retrying in \d+ ms/g)).toHaveLength(2)
+      expect(
+        exit.stderr.match(/attempt \d failed \(503 DN_ERR_STORE_UNAVAILABLE: restarting\); retrying in \d+ ms/g),
+      ).toHaveLength(2)
       // Every attempt is the same request, so the sidecar sees exactly what CI meant to send.
       expect(proxy.requests).toHaveLength(3)
       expect(new Set(proxy.requests).size).toBe(1)
@@ -151,7 +182,10 @@ describe('deploy-notify notify', () => {
  * A reverse proxy mounting the sidecar under `/dn` that answers 503 to the first `failures`
  * requests, as one does while the sidecar restarts. Records each request as one line.
  */
-async function flakyProxy(target: string, failures: number): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+async function flakyProxy(
+  target: string,
+  failures: number,
+): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
   const requests: string[] = []
   const server: Server = createServer((request: IncomingMessage, response) => {
     void (async () => {
@@ -160,7 +194,9 @@ async function flakyProxy(target: string, failures: number): Promise<{ url: stri
       const { authorization = '', 'content-type': contentType = '' } = request.headers
       requests.push(`${request.method} ${request.url} ${contentType} ${authorization} ${body}`)
       if (requests.length <= failures) {
-        response.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"DN_ERR_STORE_UNAVAILABLE","message":"restarting"}')
+        response
+          .writeHead(503, { 'content-type': 'application/json' })
+          .end('{"error":"DN_ERR_STORE_UNAVAILABLE","message":"restarting"}')
         return
       }
       const answer = await fetch(`${target}${request.url?.replace(/^\/dn/, '')}`, {

@@ -53,7 +53,9 @@ describe('deploy-notify status', () => {
     await notify(sidecar.url, { app: 'admin', version: 'a1' })
     await open(1, 'web', 'v1')
     const one = await runCli(['status', '--url', sidecar.url, '--app', 'web'])
-    expect(one.stdout.replace(/\b[01]s ago/, 'Ns ago')).toBe('APP  VERSION  DEPLOYED  PAGES  BY VERSION\nweb  v1       Ns ago    1      v1: 1\n')
+    expect(one.stdout.replace(/\b[01]s ago/, 'Ns ago')).toBe(
+      'APP  VERSION  DEPLOYED  PAGES  BY VERSION\nweb  v1       Ns ago    1      v1: 1\n',
+    )
     const unknown = await runCli(['status', '--url', sidecar.url, '--app', 'nope'])
     expect(unknown.code).toBe(0)
     expect(unknown.stdout).toBe('APP   VERSION  DEPLOYED  PAGES  BY VERSION\nnope  -        -         0\n')
@@ -62,12 +64,21 @@ describe('deploy-notify status', () => {
     expect(json.code).toBe(0)
     const printed = JSON.parse(json.stdout) as { apps: Record<string, unknown>; time: string }
     expect(Object.keys(printed.apps)).toEqual(['web'])
-    expect(printed.apps.web).toMatchObject({ current: { version: 'v1', message: 'hello' }, streams: { total: 1, versions: { v1: 1 } } })
+    expect(printed.apps.web).toMatchObject({
+      current: { version: 'v1', message: 'hello' },
+      streams: { total: 1, versions: { v1: 1 } },
+    })
   })
 
   it('says how long ago in the largest unit that reads well', () => {
     const minute = 60_000
-    expect([45_000, 12 * minute, 200 * minute, 4 * 24 * 60 * minute, -5000].map(ago)).toEqual(['45s ago', '12m ago', '3h 20m ago', '4d ago', '0s ago'])
+    expect([45_000, 12 * minute, 200 * minute, 4 * 24 * 60 * minute, -5000].map(ago)).toEqual([
+      '45s ago',
+      '12m ago',
+      '3h 20m ago',
+      '4d ago',
+      '0s ago',
+    ])
   })
 
   it('says so when there is no app yet', async () => {
@@ -79,7 +90,9 @@ describe('deploy-notify status', () => {
   it('exits 1 when something other than a status answers', async () => {
     const exit = await runCli(['status', '--url', `${sidecar.url}/nope`])
     expect(exit.code).toBe(1)
-    expect(exit.stderr).toBe(`deploy-notify: ${sidecar.url}/nope/status answered 404 DN_ERR_NOT_FOUND: no route GET /nope/status\n`)
+    expect(exit.stderr).toBe(
+      `deploy-notify: ${sidecar.url}/nope/status answered 404 DN_ERR_NOT_FOUND: no route GET /nope/status\n`,
+    )
   })
 
   it('exits 3 after one retry when nothing listens', async () => {
@@ -87,7 +100,9 @@ describe('deploy-notify status', () => {
     const exit = await runCli(['status', '--url', `http://127.0.0.1:${await freePort()}`], {}, 5000)
     expect(exit.code).toBe(3)
     expect(Date.now() - started).toBeLessThan(4000)
-    expect(exit.stderr).toMatch(/^deploy-notify: could not reach http:\/\/127.0.0.1:\d+\/status \(2 attempts\); last error: connect ECONNREFUSED/)
+    expect(exit.stderr).toMatch(
+      /^deploy-notify: could not reach http:\/\/127.0.0.1:\d+\/status \(2 attempts\); last error: connect ECONNREFUSED/,
+    )
   })
 
   it.each([
@@ -102,7 +117,8 @@ describe('deploy-notify status', () => {
 })
 
 describe('deploy-notify wait-drained', () => {
-  const wait = (args: string[], timeoutMs = 15_000) => startCli(['wait-drained', '--url', sidecar.url, '--app', 'web', ...args], {}, timeoutMs)
+  const wait = (args: string[], timeoutMs = 15_000) =>
+    startCli(['wait-drained', '--url', sidecar.url, '--app', 'web', ...args], {}, timeoutMs)
 
   it('exits 0 soon after the last page running the version closes', async () => {
     await notify(sidecar.url, { app: 'web', version: 'v2' })
@@ -128,11 +144,15 @@ describe('deploy-notify wait-drained', () => {
     const old = [...(await open(1, 'web', 'v1')), ...(await open(1, 'web'))]
     await open(2, 'web', 'v2')
     const cli = wait(['--all-old', '--timeout', '30s', '--interval', '100ms'])
-    await cli.printed(/waiting: 2 open pages still run versions other than the current "v2": "unknown" \(1\), "v1" \(1\)\n/)
+    await cli.printed(
+      /waiting: 2 open pages still run versions other than the current "v2": "unknown" \(1\), "v1" \(1\)\n/,
+    )
     for (const stream of old) stream.socket.destroy()
     const exit = await cli.exited
     expect(exit.code).toBe(0)
-    expect(exit.stdout).toBe('deploy-notify: drained: no open page of app "web" runs a version other than the current "v2"\n')
+    expect(exit.stdout).toBe(
+      'deploy-notify: drained: no open page of app "web" runs a version other than the current "v2"\n',
+    )
   })
 
   it('exits 0 at once when nothing runs the version', async () => {
@@ -157,7 +177,17 @@ describe('deploy-notify wait-drained', () => {
 
   it('exits 1 for an app the sidecar does not know, which is more likely a typo than drained', async () => {
     await notify(sidecar.url, { app: 'web', version: 'v1' })
-    const exit = await startCli(['wait-drained', '--url', sidecar.url, '--app', 'wbe', '--version', 'v0', '--timeout', '5s']).exited
+    const exit = await startCli([
+      'wait-drained',
+      '--url',
+      sidecar.url,
+      '--app',
+      'wbe',
+      '--version',
+      'v0',
+      '--timeout',
+      '5s',
+    ]).exited
     expect(exit.code).toBe(1)
     expect(exit.stderr).toBe('deploy-notify: the sidecar knows no app "wbe" (no deploy, no open page); check --app\n')
   })
@@ -166,7 +196,19 @@ describe('deploy-notify wait-drained', () => {
     await notify(sidecar.url, { app: 'web', version: 'v2' })
     const proxy = await flakyProxy(sidecar.url, 2)
     try {
-      const exit = await startCli(['wait-drained', '--url', proxy.url, '--app', 'web', '--version', 'v1', '--timeout', '10s', '--interval', '100ms']).exited
+      const exit = await startCli([
+        'wait-drained',
+        '--url',
+        proxy.url,
+        '--app',
+        'web',
+        '--version',
+        'v1',
+        '--timeout',
+        '10s',
+        '--interval',
+        '100ms',
+      ]).exited
       expect(exit.code).toBe(0)
       expect(exit.stderr).toBe('deploy-notify: cannot check (502 Bad Gateway); retrying until the timeout\n')
       expect(proxy.requests()).toBe(3)
@@ -177,18 +219,44 @@ describe('deploy-notify wait-drained', () => {
 
   it('exits 3 when the sidecar could not be reached until --timeout', async () => {
     const started = Date.now()
-    const exit = await runCli(['wait-drained', '--url', `http://127.0.0.1:${await freePort()}`, '--app', 'web', '--version', 'v1', '--timeout', '1s', '--interval', '100ms'], {}, 5000)
+    const exit = await runCli(
+      [
+        'wait-drained',
+        '--url',
+        `http://127.0.0.1:${await freePort()}`,
+        '--app',
+        'web',
+        '--version',
+        'v1',
+        '--timeout',
+        '1s',
+        '--interval',
+        '100ms',
+      ],
+      {},
+      5000,
+    )
     expect(exit.code).toBe(3)
     expect(Date.now() - started).toBeLessThan(4000)
-    expect(exit.stderr).toMatch(/^deploy-notify: cannot check \(connect ECONNREFUSED [^)]*\); retrying until the timeout\n/)
-    expect(exit.stderr).toMatch(/\ndeploy-notify: could not reach http:\/\/127.0.0.1:\d+\/status within 1s; last error: connect ECONNREFUSED/)
+    expect(exit.stderr).toMatch(
+      /^deploy-notify: cannot check \(connect ECONNREFUSED [^)]*\); retrying until the timeout\n/,
+    )
+    expect(exit.stderr).toMatch(
+      /\ndeploy-notify: could not reach http:\/\/127.0.0.1:\d+\/status within 1s; last error: connect ECONNREFUSED/,
+    )
   })
 
   it.each([
     [['--app', 'web', '--version', 'v1'], /needs --url, --app and --timeout/],
     [['--url', 'http://127.0.0.1:1', '--app', 'web', '--timeout', '1m'], /needs either --version V or --all-old/],
-    [['--url', 'http://127.0.0.1:1', '--app', 'web', '--version', 'v1', '--all-old', '--timeout', '1m'], /needs either --version V or --all-old/],
-    [['--url', 'http://127.0.0.1:1', '--app', 'web', '--version', 'v1', '--timeout', '1m', '--interval', 'often'], /--interval "often" is not a duration/],
+    [
+      ['--url', 'http://127.0.0.1:1', '--app', 'web', '--version', 'v1', '--all-old', '--timeout', '1m'],
+      /needs either --version V or --all-old/,
+    ],
+    [
+      ['--url', 'http://127.0.0.1:1', '--app', 'web', '--version', 'v1', '--timeout', '1m', '--interval', 'often'],
+      /--interval "often" is not a duration/,
+    ],
   ])('exits 2 on a usage error: %j', async (args, message) => {
     const exit = await runCli(['wait-drained', ...args])
     expect(exit.code).toBe(2)
@@ -200,11 +268,13 @@ describe('deploy-notify wait-drained', () => {
     expect(exit.code).toBe(0)
     expect(exit.stdout).toMatch(/Exit codes:\n {2}0 .*\n {2}1 .*\n {2}2 .*\n {2}3 .*\n {2}4 {2}timed out/)
   })
-
 })
 
 /** A proxy in front of the sidecar that answers 502 to the first `failures` requests, as while it restarts. */
-async function flakyProxy(target: string, failures: number): Promise<{ url: string; requests(): number; close(): Promise<void> }> {
+async function flakyProxy(
+  target: string,
+  failures: number,
+): Promise<{ url: string; requests(): number; close(): Promise<void> }> {
   let requests = 0
   const server: Server = createServer((request, response) => {
     if (++requests <= failures) {

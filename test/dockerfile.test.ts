@@ -100,7 +100,14 @@ function dockerignore(text: string): (path: string) => boolean {
       const pattern = posix.normalize(line.replace(/^!/, '').replace(/^\/+/, ''))
       const source = pattern
         .split('/')
-        .map((part) => (part === '**' ? '.*' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')))
+        .map((part) =>
+          part === '**'
+            ? '.*'
+            : part
+                .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+                .replace(/\*/g, '[^/]*')
+                .replace(/\?/g, '[^/]'),
+        )
         .join('/')
         .replace(/\.\*\//g, '(?:.*/)?')
       return { negate, regex: new RegExp(`^${source}$`) }
@@ -127,11 +134,21 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
 /** Repository paths a COPY source names, with `*` and `?` as Docker's (filepath.Match) rules. */
 function sourcesMatching(source: string): string[] {
   let found = ['']
-  for (const part of posix.normalize(source).replace(/^\.\/|\/$/g, '').split('/')) {
+  for (const part of posix
+    .normalize(source)
+    .replace(/^\.\/|\/$/g, '')
+    .split('/')) {
     if (part === '.' || part === '') continue
-    const regex = new RegExp(`^${part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`)
+    const regex = new RegExp(
+      `^${part
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]')}$`,
+    )
     found = found.flatMap((dir) => {
-      const entries = statSync(join(ROOT, dir || '.'), { throwIfNoEntry: false })?.isDirectory() ? readdirSync(join(ROOT, dir || '.')) : []
+      const entries = statSync(join(ROOT, dir || '.'), { throwIfNoEntry: false })?.isDirectory()
+        ? readdirSync(join(ROOT, dir || '.'))
+        : []
       return entries.filter((name) => regex.test(name)).map((name) => posix.join(dir, name))
     })
   }
@@ -151,7 +168,10 @@ describe('Dockerfile', () => {
       expect(major, image).toBeGreaterThanOrEqual(Math.max(minimum, 22))
       expect(major % 2, `${image}: odd Node majors never become LTS`).toBe(0)
     }
-    const runs = (stage: Stage) => all(stage, 'RUN').map((i) => i.args).join('\n')
+    const runs = (stage: Stage) =>
+      all(stage, 'RUN')
+        .map((i) => i.args)
+        .join('\n')
     const build = stages.find((s) => runs(s).includes('npm run build'))
     expect(build, 'a stage runs npm run build').toBeDefined()
     expect(runs(build as Stage)).toMatch(/\bnpm ci\b/)
@@ -180,7 +200,8 @@ describe('Dockerfile', () => {
           } else {
             const matches = sourcesMatching(source)
             expect(matches, `COPY ${args}: ${source} matches nothing in the repository`).not.toEqual([])
-            for (const match of matches) expect(ignored(match), `COPY ${args}: ${match} is in .dockerignore`).toBe(false)
+            for (const match of matches)
+              expect(ignored(match), `COPY ${args}: ${match} is in .dockerignore`).toBe(false)
           }
         }
       }
@@ -188,13 +209,28 @@ describe('Dockerfile', () => {
   })
 
   it('sends the build its inputs, and never host node_modules, dist, data or .git', () => {
-    const buildConfig = JSON.parse(readFileSync(join(ROOT, 'tsconfig.build.json'), 'utf8')) as { extends?: string; include: string[] }
-    const inputs = ['package.json', 'package-lock.json', 'tsconfig.build.json', buildConfig.extends ?? '', ...buildConfig.include]
+    const buildConfig = JSON.parse(readFileSync(join(ROOT, 'tsconfig.build.json'), 'utf8')) as {
+      extends?: string
+      include: string[]
+    }
+    const inputs = [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.build.json',
+      buildConfig.extends ?? '',
+      ...buildConfig.include,
+    ]
     for (const input of inputs.filter(Boolean).map((p) => posix.normalize(p))) {
       expect(existsSync(join(ROOT, input)), input).toBe(true)
       expect(ignored(input), `${input} is needed by npm run build but in .dockerignore`).toBe(false)
     }
-    for (const path of ['node_modules/fastify/package.json', 'dist/server/cli.js', 'data/state.json', '.git/HEAD', 'npm-debug.log']) {
+    for (const path of [
+      'node_modules/fastify/package.json',
+      'dist/server/cli.js',
+      'data/state.json',
+      '.git/HEAD',
+      'npm-debug.log',
+    ]) {
       expect(ignored(path), path).toBe(true)
     }
   })
@@ -208,10 +244,14 @@ describe('Dockerfile', () => {
 
     const env = envOf(runtime)
     expect(env.DATA_DIR).toBe('/data')
-    const volumeAt = runtime.instructions.findIndex((i) => i.keyword === 'VOLUME' && /(^|[\s["])\/data(["\s,\]]|$)/.test(i.args))
+    const volumeAt = runtime.instructions.findIndex(
+      (i) => i.keyword === 'VOLUME' && /(^|[\s["])\/data(["\s,\]]|$)/.test(i.args),
+    )
     expect(volumeAt, 'VOLUME /data').toBeGreaterThanOrEqual(0)
     // Docker discards changes to a volume's path made after VOLUME, so the chown must come first.
-    const chownAt = runtime.instructions.findIndex((i) => i.keyword === 'RUN' && /chown\s+(-\S+\s+)*node(:node)?\s+\/data\b/.test(i.args))
+    const chownAt = runtime.instructions.findIndex(
+      (i) => i.keyword === 'RUN' && /chown\s+(-\S+\s+)*node(:node)?\s+\/data\b/.test(i.args),
+    )
     expect(chownAt, 'RUN ... chown node:node /data').toBeGreaterThanOrEqual(0)
     expect(chownAt).toBeLessThan(volumeAt)
 
@@ -225,12 +265,19 @@ describe('Dockerfile', () => {
     let dataDir: string
 
     /** Runs `node` commands with this node; everything else as written. */
-    const program = ([command = '', ...args]: string[]): [string, string[]] => [command === 'node' ? process.execPath : command, args]
+    const program = ([command = '', ...args]: string[]): [string, string[]] => [
+      command === 'node' ? process.execPath : command,
+      args,
+    ]
 
     /** The health check as Docker runs it: in the container's environment, bounded by --timeout. */
     function runHealthcheck(env: Record<string, string>): Promise<number | null> {
       const [command, args] = program(checkCommand)
-      const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...envOf(runtime), ...env }, stdio: 'ignore' })
+      const child = spawn(command, args, {
+        cwd: ROOT,
+        env: { ...process.env, ...envOf(runtime), ...env },
+        stdio: 'ignore',
+      })
       const timer = setTimeout(() => child.kill('SIGKILL'), checkTimeoutMs)
       return new Promise((resolve) => child.once('close', (code) => (clearTimeout(timer), resolve(code))))
     }
@@ -249,7 +296,12 @@ describe('Dockerfile', () => {
       const [command, args] = program(execForm(last(runtime, 'CMD')?.args ?? '', 'CMD'))
       const env = { ...envOf(runtime), PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir }
       // Its own process group, so that whatever it starts can be stopped with it (by this PID).
-      const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+      const child = spawn(command, args, {
+        cwd: ROOT,
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      })
       let output = ''
       const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
         child.once('close', (code, signal) => resolve({ code, signal })),
@@ -259,8 +311,8 @@ describe('Dockerfile', () => {
           const timer = setTimeout(() => reject(new Error(`no "port" log line within 10 s:\n${output}`)), 10_000)
           let lines = ''
           child.stdout.on('data', (chunk: Buffer) => {
-            output += chunk
-            lines += chunk
+            output += chunk.toString()
+            lines += chunk.toString()
             const complete = lines.split('\n')
             lines = complete.pop() ?? ''
             for (const line of complete) {
@@ -277,8 +329,10 @@ describe('Dockerfile', () => {
               }
             }
           })
-          child.stderr.on('data', (chunk: Buffer) => (output += chunk))
-          void exited.then(({ code }) => (clearTimeout(timer), reject(new Error(`exited with ${code} before listening:\n${output}`))))
+          child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+          void exited.then(
+            ({ code }) => (clearTimeout(timer), reject(new Error(`exited with ${code} before listening:\n${output}`))),
+          )
         })
         expect(port).toBeGreaterThan(0)
 
@@ -288,7 +342,9 @@ describe('Dockerfile', () => {
         child.kill('SIGTERM')
         const exit = await Promise.race([
           exited,
-          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no exit within 5 s of SIGTERM:\n${output}`)), 5000)),
+          new Promise<never>((_, reject) =>
+            setTimeout(() => reject(new Error(`no exit within 5 s of SIGTERM:\n${output}`)), 5000),
+          ),
         ])
         expect(exit, output).toEqual({ code: 0, signal: null })
 

@@ -6,7 +6,16 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { banner, CHROMIUM, reloadButton, runningVersion, screenshot, updates, useBrowser, waitForCurrents } from './helpers/browser.js'
+import {
+  banner,
+  CHROMIUM,
+  reloadButton,
+  runningVersion,
+  screenshot,
+  updates,
+  useBrowser,
+  waitForCurrents,
+} from './helpers/browser.js'
 import { findNginx, startNginx, type RunningNginx } from './helpers/nginx.js'
 import { runCli } from './helpers/process.js'
 import { startTestSidecar, TOKEN, type TestSidecar } from './helpers/sidecar.js'
@@ -31,12 +40,19 @@ function buildExample(version: string, outDir: string): Promise<void> {
   // vitest's own settings would leak into the build (NODE_ENV=test is not a production build).
   delete env.NODE_ENV
   delete env.VITEST
-  const child = spawn(process.execPath, [VITE, 'build', EXAMPLE, '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(
+    process.execPath,
+    [VITE, 'build', EXAMPLE, '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   let output = ''
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk))
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk))
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`vite build ${version} took over 20 s:\n${output}`))), 20_000)
+    const timer = setTimeout(
+      () => (child.kill('SIGKILL'), reject(new Error(`vite build ${version} took over 20 s:\n${output}`))),
+      20_000,
+    )
     child.on('close', (code) => {
       clearTimeout(timer)
       if (code === 0) resolve()
@@ -60,7 +76,16 @@ describe.skipIf(missing.length > 0 && !process.env.CI)('the example app, from bu
 
   /** What CI runs once the files are live. */
   const ciNotify = async (version: string, message?: string): Promise<string> => {
-    const args = ['notify', '--url', sidecar.url, '--app', APP, '--version', version, ...(message ? ['--message', message] : [])]
+    const args = [
+      'notify',
+      '--url',
+      sidecar.url,
+      '--app',
+      APP,
+      '--version',
+      version,
+      ...(message ? ['--message', message] : []),
+    ]
     const exit = await runCli(args, { NOTIFY_TOKEN: TOKEN })
     expect(exit.stderr).toBe('')
     expect(exit.code).toBe(0)
@@ -68,7 +93,10 @@ describe.skipIf(missing.length > 0 && !process.env.CI)('the example app, from bu
   }
 
   beforeAll(async () => {
-    if (missing.length > 0) throw new Error(`${missing.join(' and ')} required in CI: apt-get install nginx-light chromium (or set NGINX / CHROMIUM)`)
+    if (missing.length > 0)
+      throw new Error(
+        `${missing.join(' and ')} required in CI: apt-get install nginx-light chromium (or set NGINX / CHROMIUM)`,
+      )
     folder = await mkdtemp(join(tmpdir(), 'deploy-notify-e2e-'))
     await chmod(folder, 0o755) // nginx's workers run as nobody
     live = join(folder, 'live')
@@ -101,7 +129,9 @@ describe.skipIf(missing.length > 0 && !process.env.CI)('the example app, from bu
     const oldChunk = (await readdir(join(folder, 'v1', 'assets'))).find((name) => /^report-.*\.js$/.test(name))!
     expect((await fetch(`${nginx.url}/assets/${oldChunk}`)).status).toBe(404)
 
-    expect(await ciNotify('v2', 'Version 2 is live')).toMatch(/deployed app "example" version "v2" .*delivered to 1 open page/)
+    expect(await ciNotify('v2', 'Version 2 is live')).toMatch(
+      /deployed app "example" version "v2" .*delivered to 1 open page/,
+    )
     await banner(page).getByText('Version 2 is live').waitFor({ timeout: 5000 })
     await screenshot(page, 'e2e-banner')
 

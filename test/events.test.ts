@@ -40,7 +40,9 @@ async function readRaw(
       if (done(text)) break
     }
   } catch (error) {
-    throw new Error(`stream ended before the expected bytes within ${timeoutMs} ms: ${JSON.stringify(text)}`, { cause: error })
+    throw new Error(`stream ended before the expected bytes within ${timeoutMs} ms: ${JSON.stringify(text)}`, {
+      cause: error,
+    })
   } finally {
     clearTimeout(timer)
     controller.abort()
@@ -130,7 +132,10 @@ describe('GET /events', () => {
     const subscriber = await subscribe(sidecar.url, { app: 'web' })
     expect(await metric(sidecar.url, 'deploy_notify_connections{app="web"}')).toBe(1)
     subscriber.close()
-    await until(async () => (await metric(sidecar.url, 'deploy_notify_connections{app="web"}')) === 0, 'the gauge to drop')
+    await until(
+      async () => (await metric(sidecar.url, 'deploy_notify_connections{app="web"}')) === 0,
+      'the gauge to drop',
+    )
   })
 
   it('answers 503 with Retry-After beyond MAX_CONNECTIONS, and admits again once a stream closes', async () => {
@@ -140,9 +145,15 @@ describe('GET /events', () => {
     const refused = await request(`${sidecar.url}/events`)
     expect(refused.statusCode).toBe(503)
     expect(refused.headers['retry-after']).toBe('3')
-    expect(await refused.body.json()).toEqual({ error: 'DN_ERR_TOO_MANY_STREAMS', message: expect.stringMatching(/maximum of 2 streams/) })
+    expect(await refused.body.json()).toEqual({
+      error: 'DN_ERR_TOO_MANY_STREAMS',
+      message: expect.stringMatching(/maximum of 2 streams/),
+    })
     first.close()
-    await until(async () => (await metric(sidecar.url, 'deploy_notify_connections{app="default"}')) === 1, 'a free slot')
+    await until(
+      async () => (await metric(sidecar.url, 'deploy_notify_connections{app="default"}')) === 1,
+      'a free slot',
+    )
     await subscribe(sidecar.url)
   })
 })
@@ -156,10 +167,14 @@ describe('CORS', () => {
 
   it('allows the listed origins and no others', async () => {
     const sidecar = await start({ CORS_ORIGINS: 'https://app.example, https://admin.example' })
-    const allowed = await readRaw(`${sidecar.url}/events`, (t) => t.includes('retry:'), { origin: 'https://admin.example' })
+    const allowed = await readRaw(`${sidecar.url}/events`, (t) => t.includes('retry:'), {
+      origin: 'https://admin.example',
+    })
     expect(allowed.headers['access-control-allow-origin']).toBe('https://admin.example')
     expect(allowed.headers.vary).toMatch(/Origin/i)
-    const refused = await readRaw(`${sidecar.url}/events`, (t) => t.includes('retry:'), { origin: 'https://evil.example' })
+    const refused = await readRaw(`${sidecar.url}/events`, (t) => t.includes('retry:'), {
+      origin: 'https://evil.example',
+    })
     expect(refused.headers['access-control-allow-origin']).toBeUndefined()
     const version = await request(`${sidecar.url}/version`, { headers: { origin: 'https://evil.example' } })
     await version.body.dump()

@@ -70,7 +70,10 @@ describe('the sidecar process', () => {
   const badConfig: [Record<string, string>, RegExp][] = [
     [{ PORT: 'eighty' }, /PORT must be an integer from 0 to 65535, got "eighty"/],
     [{ NOTIFY_TOKEN: 'short' }, /NOTIFY_TOKEN must be at least 16 characters/],
-    [{ CORS_ORIGINS: 'https://app.example/path' }, /CORS_ORIGINS: "https:\/\/app.example\/path" is not an origin; did you mean "https:\/\/app.example"\?/],
+    [
+      { CORS_ORIGINS: 'https://app.example/path' },
+      /CORS_ORIGINS: "https:\/\/app.example\/path" is not an origin; did you mean "https:\/\/app.example"\?/,
+    ],
     [{ MAX_CONNECTIONS: '0' }, /MAX_CONNECTIONS must be an integer from 1/],
   ]
   it.each(badConfig)('stops at start with exit 2 and a message naming the setting: %o', async (env, message) => {

@@ -28,7 +28,10 @@ describe('many streams', () => {
     await until(() => streams.every((s) => s.text().includes('"version":"v1"')), 'every stream to receive v1')
 
     for (const stream of streams) stream.socket.destroy()
-    await until(async () => (await metric(sidecar.url, 'deploy_notify_connections{app="web"}')) === 0, 'the gauge to reach 0')
+    await until(
+      async () => (await metric(sidecar.url, 'deploy_notify_connections{app="web"}')) === 0,
+      'the gauge to reach 0',
+    )
     // No app left in the hub at all: the gauge has no series.
     const text = await (await request(`${sidecar.url}/metrics`)).body.text()
     expect(text).not.toMatch(/^deploy_notify_connections\{/m)

@@ -170,13 +170,17 @@ describe.skipIf(!nginxBinary && !process.env.CI)('nginx.conf in front of the sid
   it('ends open streams on reload, and they reconnect to the new workers', async () => {
     const subscriber = await Subscriber.open(base, { app: 'reloaded' })
     try {
-      const reopened = new Promise<void>((resolve) => subscriber.source.addEventListener('open', () => resolve(), { once: true }))
+      const reopened = new Promise<void>((resolve) =>
+        subscriber.source.addEventListener('open', () => resolve(), { once: true }),
+      )
       process.kill(nginx.pid, 'SIGHUP')
       // Old workers close what they hold after worker_shutdown_timeout (1 s in the test);
       // without it the stream would stay on an old worker for as long as the page is open.
       await Promise.race([
         reopened,
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the stream did not reconnect within 4 s of a reload')), 4000)),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('the stream did not reconnect within 4 s of a reload')), 4000),
+        ),
       ])
       expect((await notify(sidecar.url, { app: 'reloaded', version: 'after-reload' })).status).toBe(202)
       await subscriber.next('deploy', 'after-reload', 2000)

@@ -36,7 +36,14 @@ describe('POST /notify', () => {
 
     const event = await subscriber.next('deploy', 'v1')
     expect(event.lastEventId).toBe('1')
-    expect(event.data).toEqual({ app: 'web', version: 'v1', id: '1', time: expect.any(String), message: 'Faster search', mandatory: true })
+    expect(event.data).toEqual({
+      app: 'web',
+      version: 'v1',
+      id: '1',
+      time: expect.any(String),
+      message: 'Faster search',
+      mandatory: true,
+    })
     expect(new Date(event.data.time).toISOString()).toBe(event.data.time)
     expect((await getJson(`${sidecar.url}/version?app=web`)).json).toEqual(event.data)
   })
@@ -83,33 +90,82 @@ describe('POST /notify', () => {
   })
 
   const refused: [string, unknown, { token?: string | null; contentType?: string | null }, number, string, RegExp][] = [
-    ['a wrong token', { version: 'v9' }, { token: 'not-the-token-at-all' }, 401, 'DN_ERR_UNAUTHORIZED', /token is wrong/],
+    [
+      'a wrong token',
+      { version: 'v9' },
+      { token: 'not-the-token-at-all' },
+      401,
+      'DN_ERR_UNAUTHORIZED',
+      /token is wrong/,
+    ],
     ['no token', { version: 'v9' }, { token: null }, 401, 'DN_ERR_UNAUTHORIZED', /Authorization: Bearer/],
     ['malformed JSON', '{"version": "v9",', {}, 400, 'DN_ERR_INVALID_JSON', /not valid JSON/],
     ['an empty body', '', {}, 400, 'DN_ERR_INVALID_JSON', /empty/],
-    ['text/plain', '{"version":"v9"}', { contentType: 'text/plain' }, 415, 'DN_ERR_UNSUPPORTED_MEDIA_TYPE', /application\/json/],
-    ['no content type', '{"version":"v9"}', { contentType: null }, 415, 'DN_ERR_UNSUPPORTED_MEDIA_TYPE', /application\/json/],
+    [
+      'text/plain',
+      '{"version":"v9"}',
+      { contentType: 'text/plain' },
+      415,
+      'DN_ERR_UNSUPPORTED_MEDIA_TYPE',
+      /application\/json/,
+    ],
+    [
+      'no content type',
+      '{"version":"v9"}',
+      { contentType: null },
+      415,
+      'DN_ERR_UNSUPPORTED_MEDIA_TYPE',
+      /application\/json/,
+    ],
     ['a body over 16 KiB', { version: 'v9', pad: 'x'.repeat(17 * 1024) }, {}, 413, 'DN_ERR_BODY_TOO_LARGE', /16 KiB/],
     ['an unknown field (a typo)', { verison: 'v9' }, {}, 400, 'DN_ERR_INVALID_REQUEST', /unknown field "verison"/],
     ['no version', { app: 'web' }, {}, 400, 'DN_ERR_INVALID_REQUEST', /needs the field "version"/],
     ['a version with a line feed', { version: 'v9\nevent: x' }, {}, 400, 'DN_ERR_INVALID_REQUEST', /^version must be/],
-    ['a version of 129 characters', { version: 'v'.repeat(129) }, {}, 400, 'DN_ERR_INVALID_REQUEST', /^version must be/],
+    [
+      'a version of 129 characters',
+      { version: 'v'.repeat(129) },
+      {},
+      400,
+      'DN_ERR_INVALID_REQUEST',
+      /^version must be/,
+    ],
     ['an empty version', { version: '' }, {}, 400, 'DN_ERR_INVALID_REQUEST', /^version must be/],
     ['a bad app name', { app: 'web/../x', version: 'v9' }, {}, 400, 'DN_ERR_INVALID_REQUEST', /^app must be/],
-    ['a message over 1000 characters', { version: 'v9', message: 'm'.repeat(1001) }, {}, 400, 'DN_ERR_INVALID_REQUEST', /^message must be/],
-    ['mandatory as a string', { version: 'v9', mandatory: 'true' }, {}, 400, 'DN_ERR_INVALID_REQUEST', /^mandatory must be/],
+    [
+      'a message over 1000 characters',
+      { version: 'v9', message: 'm'.repeat(1001) },
+      {},
+      400,
+      'DN_ERR_INVALID_REQUEST',
+      /^message must be/,
+    ],
+    [
+      'mandatory as a string',
+      { version: 'v9', mandatory: 'true' },
+      {},
+      400,
+      'DN_ERR_INVALID_REQUEST',
+      /^mandatory must be/,
+    ],
     ['a fractional sequence', { version: 'v9', sequence: 1.5 }, {}, 400, 'DN_ERR_INVALID_REQUEST', /^sequence must be/],
     ['a JSON array', '[{"version":"v9"}]', {}, 400, 'DN_ERR_INVALID_REQUEST', /must be a JSON object/],
   ]
-  it.each(refused)('refuses %s with a clear error and changes nothing', async (_name, body, options, status, code, message) => {
-    await notify(sidecar.url, { app: 'web', version: 'v1' })
-    const answer = await notify(sidecar.url, typeof body === 'string' ? body : { app: 'web', ...(body as object) }, options)
-    expect(answer.status).toBe(status)
-    expect(answer.json).toEqual({ error: code, message: expect.stringMatching(message) })
-    if (status === 401) expect(answer.headers['www-authenticate']).toMatch(/^Bearer/)
-    expect((await getJson(`${sidecar.url}/version?app=web`)).json).toMatchObject({ version: 'v1', id: '1' })
-    await expectNoBroadcastSoFar()
-  })
+  it.each(refused)(
+    'refuses %s with a clear error and changes nothing',
+    async (_name, body, options, status, code, message) => {
+      await notify(sidecar.url, { app: 'web', version: 'v1' })
+      const answer = await notify(
+        sidecar.url,
+        typeof body === 'string' ? body : { app: 'web', ...(body as object) },
+        options,
+      )
+      expect(answer.status).toBe(status)
+      expect(answer.json).toEqual({ error: code, message: expect.stringMatching(message) })
+      if (status === 401) expect(answer.headers['www-authenticate']).toMatch(/^Bearer/)
+      expect((await getJson(`${sidecar.url}/version?app=web`)).json).toMatchObject({ version: 'v1', id: '1' })
+      await expectNoBroadcastSoFar()
+    },
+  )
 
   it('answers 503 and changes nothing when the state cannot be written', async () => {
     await notify(sidecar.url, { app: 'web', version: 'v1' })
@@ -117,7 +173,10 @@ describe('POST /notify', () => {
     await mkdir(join(sidecar.dataDir, 'state.json.tmp'))
     const answer = await notify(sidecar.url, { app: 'web', version: 'v2' })
     expect(answer.status).toBe(503)
-    expect(answer.json).toEqual({ error: 'DN_ERR_STORE_UNAVAILABLE', message: expect.stringMatching(/not stored: cannot write/) })
+    expect(answer.json).toEqual({
+      error: 'DN_ERR_STORE_UNAVAILABLE',
+      message: expect.stringMatching(/not stored: cannot write/),
+    })
     expect((await getJson(`${sidecar.url}/version?app=web`)).json).toMatchObject({ version: 'v1' })
   })
 })
@@ -135,7 +194,10 @@ describe('POST /notify without NOTIFY_TOKEN', () => {
         payload: { version: 'v2' },
       })
       expect(remote.statusCode).toBe(403)
-      expect(remote.json()).toEqual({ error: 'DN_ERR_LOOPBACK_ONLY', message: expect.stringMatching(/NOTIFY_TOKEN is not set/) })
+      expect(remote.json()).toEqual({
+        error: 'DN_ERR_LOOPBACK_ONLY',
+        message: expect.stringMatching(/NOTIFY_TOKEN is not set/),
+      })
       // A proxy on the same host makes every caller look like loopback.
       const proxied = await open.app.inject({
         method: 'POST',
@@ -144,7 +206,10 @@ describe('POST /notify without NOTIFY_TOKEN', () => {
         payload: { version: 'v3' },
       })
       expect(proxied.statusCode).toBe(403)
-      expect(proxied.json()).toMatchObject({ error: 'DN_ERR_LOOPBACK_ONLY', message: expect.stringMatching(/behind a proxy/) })
+      expect(proxied.json()).toMatchObject({
+        error: 'DN_ERR_LOOPBACK_ONLY',
+        message: expect.stringMatching(/behind a proxy/),
+      })
       expect((await getJson(`${open.url}/version`)).json).toMatchObject({ version: 'v1' })
     } finally {
       await open.close()

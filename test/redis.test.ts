@@ -33,9 +33,16 @@ describe.skipIf(skip)('the Redis store', () => {
 
   it('waits for Redis at start with a clear message, retrying, and listens once Redis answers', async () => {
     await redis.stop()
-    const sidecar = startCli(['serve'], { REDIS_URL: redis.url, PORT: '0', HOST: '127.0.0.1', NOTIFY_TOKEN: TOKEN }, 15_000)
+    const sidecar = startCli(
+      ['serve'],
+      { REDIS_URL: redis.url, PORT: '0', HOST: '127.0.0.1', NOTIFY_TOKEN: TOKEN },
+      15_000,
+    )
     try {
-      const waiting = (attempt: number) => new RegExp(`waiting for Redis at redis://127\\.0\\.0\\.1:${redis.port} \\(attempt ${attempt}\\): .*ECONNREFUSED`)
+      const waiting = (attempt: number) =>
+        new RegExp(
+          `waiting for Redis at redis://127\\.0\\.0\\.1:${redis.port} \\(attempt ${attempt}\\): .*ECONNREFUSED`,
+        )
       await sidecar.printed(waiting(1))
       await sidecar.printed(waiting(3))
       // Retrying, not crash-looping, and not listening without its store.
@@ -106,7 +113,9 @@ describe.skipIf(skip)('the Redis store', () => {
     for (const replica of [a, b]) {
       expect(await metric(replica.url, 'deploy_notify_connections{app="kept"}')).toBe(1)
       // One line for the outage, however many attempts it took, and one for the way back.
-      expect(replica.output().match(/lost Redis at redis:\/\/127\.0\.0\.1:\d+ \(.*\); notifies fail until it is back/g)).toHaveLength(1)
+      expect(
+        replica.output().match(/lost Redis at redis:\/\/127\.0\.0\.1:\d+ \(.*\); notifies fail until it is back/g),
+      ).toHaveLength(1)
       expect(replica.output()).toMatch(/Redis is back; re-reading the current deploys/)
     }
   })
@@ -175,7 +184,8 @@ describe.skipIf(skip)('the Redis store', () => {
     // itself deploy-notify-subscriber-PID) is, and subscribes again; the command connection,
     // which the re-read of the state needs, is kept out until the subscriber is settled.
     link.onlyNamed('deploy-notify-subscriber-')
-    const subscribers = async () => ((await redis.command('PUBSUB', 'NUMSUB', 'deploy-notify:deploys')) as [string, number])[1]
+    const subscribers = async () =>
+      ((await redis.command('PUBSUB', 'NUMSUB', 'deploy-notify:deploys')) as [string, number])[1]
     await until(async () => (await subscribers()) === 2, "the cut-off replica's subscriber to be back", 5000)
     await until(() => link.refused.length > 0, 'its command connection to try and be refused', 5000)
     expect(await health(b)).toBe(503)

@@ -29,7 +29,7 @@ describe.skipIf(skip)('replicas sharing one Redis', () => {
     const all = await Promise.all([replicas.start(redis.url), replicas.start(redis.url), replicas.start(redis.url)])
     const streams = await Promise.all(all.map((replica) => replicas.open(replica.url, 'web', 'v0')))
 
-    const answer = await notify(all[0]!.url, { app: 'web', version: 'v1', message: 'everywhere' })
+    const answer = await notify(all[0].url, { app: 'web', version: 'v1', message: 'everywhere' })
     expect(answer.status).toBe(202)
     expect(answer.json).toMatchObject({ app: 'web', version: 'v1', id: '1', delivered: 1 })
     for (const stream of streams) {
@@ -40,7 +40,7 @@ describe.skipIf(skip)('replicas sharing one Redis', () => {
 
     // A later deploy through another replica closes the sequence: a second copy of v1, from any
     // path, would have arrived before it on the same stream.
-    expect((await notify(all[2]!.url, { app: 'web', version: 'v2' })).status).toBe(202)
+    expect((await notify(all[2].url, { app: 'web', version: 'v2' })).status).toBe(202)
     for (const stream of streams) {
       await stream.next('deploy', 'v2')
       expect(deploysOf(stream)).toEqual(['v1', 'v2'])
@@ -84,7 +84,10 @@ describe.skipIf(skip)('replicas sharing one Redis', () => {
     // not a matter of timing.
     const [getsBefore, evalsBefore] = [await redis.calls('get'), await redis.calls('eval')]
     await redis.command('CLIENT', 'PAUSE', 5000, 'WRITE')
-    const answers = Promise.all([notify(a.url, { app: 'same', version: 'v1' }), notify(b.url, { app: 'same', version: 'v1' })])
+    const answers = Promise.all([
+      notify(a.url, { app: 'same', version: 'v1' }),
+      notify(b.url, { app: 'same', version: 'v1' }),
+    ])
     try {
       await until(async () => (await redis.calls('get')) >= getsBefore + 2, 'both replicas to read the state')
     } finally {
@@ -109,7 +112,7 @@ describe.skipIf(skip)('replicas sharing one Redis', () => {
 
   it('numbers deploys one by one per app across replicas, even when they race', async () => {
     const all = await Promise.all([replicas.start(redis.url), replicas.start(redis.url), replicas.start(redis.url)])
-    const stream = await replicas.open(all[1]!.url, 'ids')
+    const stream = await replicas.open(all[1].url, 'ids')
 
     for (let i = 1; i <= 3; i++) {
       const answer = await notify(all[i % 3]!.url, { app: 'ids', version: `v${i}` })
@@ -122,7 +125,7 @@ describe.skipIf(skip)('replicas sharing one Redis', () => {
     expect(racing.map((answer) => answer.status)).toEqual([202, 202, 202, 202, 202, 202])
     expect(racing.map((answer) => Number(answer.json.id)).sort((x, y) => x - y)).toEqual([4, 5, 6, 7, 8, 9])
     // Another app counts on its own.
-    expect((await notify(all[0]!.url, { app: 'ids-other', version: 'v1' })).json.id).toBe('1')
+    expect((await notify(all[0].url, { app: 'ids-other', version: 'v1' })).json.id).toBe('1')
 
     // The stream gets them in id order, each id with the version that answer named.
     await until(() => deploysOf(stream).length === 9, 'nine deploys on the stream')
@@ -130,19 +133,30 @@ describe.skipIf(skip)('replicas sharing one Redis', () => {
     expect(stream.received.map((event) => event.data.id)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9'])
     for (const event of stream.received.slice(3)) expect(event.data.version).toBe(byId.get(event.data.id))
     expect(stream.received.every((event) => event.lastEventId === event.data.id)).toBe(true)
-    expect((await getJson(`${all[2]!.url}/version?app=ids`)).json.id).toBe('9')
+    expect((await getJson(`${all[2].url}/version?app=ids`)).json.id).toBe('9')
   })
 
   it("counts every replica's pages in /status, and drops a killed replica's within its expiry", async () => {
     const [a, b] = await Promise.all([replicas.start(redis.url), replicas.start(redis.url)])
-    await Promise.all([replicas.open(a.url, 'counted', 'v1'), replicas.open(a.url, 'counted', 'v1'), replicas.open(b.url, 'counted', 'v2')])
+    await Promise.all([
+      replicas.open(a.url, 'counted', 'v1'),
+      replicas.open(a.url, 'counted', 'v1'),
+      replicas.open(b.url, 'counted', 'v2'),
+    ])
     const streamsSeenBy = async (replica: { url: string }) => {
-      const apps = (await getJson(`${replica.url}/status`)).json.apps as Record<string, { streams: { total: number; versions: Record<string, number> } }>
+      const apps = (await getJson(`${replica.url}/status`)).json.apps as Record<
+        string,
+        { streams: { total: number; versions: Record<string, number> } }
+      >
       return apps.counted?.streams
     }
     // Each replica shares its counts every 2 s and sums everyone's.
     for (const replica of [a, b]) {
-      await until(async () => (await streamsSeenBy(replica))?.total === 3, `${replica.url}/status to count all three pages`, 6000)
+      await until(
+        async () => (await streamsSeenBy(replica))?.total === 3,
+        `${replica.url}/status to count all three pages`,
+        6000,
+      )
       expect((await streamsSeenBy(replica))?.versions).toEqual({ v1: 2, v2: 1 })
     }
     // /metrics stays per replica.
@@ -174,13 +188,16 @@ describe.skipIf(skip)('replicas sharing one Redis', () => {
       if (!binary) throw new Error('nginx is required in CI: install it (apt-get install nginx-light) or set NGINX')
       const [a, b] = await Promise.all([replicas.start(redis.url), replicas.start(redis.url)])
       // nginx.conf with its upstream listing both replicas, as README's "Scaling out" shows.
-      const upstream = [a, b].map((replica) => `127.0.0.1:${replica.port} max_fails=1 fail_timeout=5s`).join(';\n        server ')
+      const upstream = [a, b]
+        .map((replica) => `127.0.0.1:${replica.port} max_fails=1 fail_timeout=5s`)
+        .join(';\n        server ')
       nginx = await startNginx(binary, { root, upstream })
 
       expect((await notify(a.url, { app: 'lb', version: 'v1' })).status).toBe(202)
       const page = await replicas.open(`${nginx.url}/deploy-notify`, 'lb', 'v1')
       await page.next('version', 'v1')
-      const streamsOn = async () => Promise.all([a, b].map((replica) => metric(replica.url, 'deploy_notify_connections{app="lb"}')))
+      const streamsOn = async () =>
+        Promise.all([a, b].map((replica) => metric(replica.url, 'deploy_notify_connections{app="lb"}')))
       const counts = await streamsOn()
       expect([...counts].sort()).toEqual([0, 1])
       const [serving, other] = counts[0] === 1 ? [a, b] : [b, a]
@@ -193,7 +210,10 @@ describe.skipIf(skip)('replicas sharing one Redis', () => {
       // Back through nginx on the survivor: v2 as the `version` event on connect, or as a deploy
       // if the page was already back when it was sent. Either way exactly once.
       await until(() => page.received.some((event) => event.data.version === 'v2'), 'the page to learn v2', 5000)
-      await until(async () => (await metric(other.url, 'deploy_notify_connections{app="lb"}')) === 1, 'the page on the survivor')
+      await until(
+        async () => (await metric(other.url, 'deploy_notify_connections{app="lb"}')) === 1,
+        'the page on the survivor',
+      )
       expect((await notify(other.url, { app: 'lb', version: 'v3' })).status).toBe(202)
       await page.next('deploy', 'v3')
       expect(page.received.map((event) => event.data.version)).toEqual(['v1', 'v2', 'v3'])

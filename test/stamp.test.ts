@@ -27,13 +27,20 @@ const TAG = '<script src="https://sidecar.example/client.js" defer></script>'
 describe('stampHtml', () => {
   it('sets data-version and data-app on the client tag and leaves every other byte alone', () => {
     const { html, app, tag } = stampHtml(VITE_INDEX, { version: 'abc1234', app: 'web' })
-    expect(html).toBe(VITE_INDEX.replace(TAG, '<script src="https://sidecar.example/client.js" data-version="abc1234" data-app="web" defer></script>'))
+    expect(html).toBe(
+      VITE_INDEX.replace(
+        TAG,
+        '<script src="https://sidecar.example/client.js" data-version="abc1234" data-app="web" defer></script>',
+      ),
+    )
     expect({ app, tag }).toEqual({ app: 'web', tag: 'stamped' })
   })
 
   it('rewrites the attributes a tag already has, however they are quoted or cased', () => {
     const page = `<head><SCRIPT DATA-VERSION=old defer data-app='a' src=/dn/client.js?x=1></SCRIPT></head>`
-    expect(stampHtml(page, { version: 'v2', app: 'b' }).html).toBe(`<head><SCRIPT data-version="v2" defer data-app="b" src=/dn/client.js?x=1></SCRIPT></head>`)
+    expect(stampHtml(page, { version: 'v2', app: 'b' }).html).toBe(
+      `<head><SCRIPT data-version="v2" defer data-app="b" src=/dn/client.js?x=1></SCRIPT></head>`,
+    )
     // Without --app the tag keeps its own, and that is the app version.json names.
     const kept = stampHtml(page, { version: 'v2' })
     expect(kept.html).toContain(`data-app='a'`)
@@ -54,7 +61,12 @@ describe('stampHtml', () => {
 <script data-note="x>y" src="/dn/client.js" defer></script>
 </head></html>`
     const { html } = stampHtml(page, { version: 'v1' })
-    expect(html).toBe(page.replace('<script data-note="x>y" src="/dn/client.js" defer>', '<script data-note="x>y" src="/dn/client.js" data-version="v1" defer>'))
+    expect(html).toBe(
+      page.replace(
+        '<script data-note="x>y" src="/dn/client.js" defer>',
+        '<script data-note="x>y" src="/dn/client.js" data-version="v1" defer>',
+      ),
+    )
   })
 
   it('inserts the tag before </head> with a sidecar URL, indented like its neighbours', () => {
@@ -68,7 +80,10 @@ describe('stampHtml', () => {
       ),
     )
     // Minified HTML gets it inline; a path on the app's origin works as well.
-    expect(stampHtml('<html><head><title>x</title></head><body></body></html>', { version: 'v1', sidecar: '/deploy-notify' }).html).toBe(
+    expect(
+      stampHtml('<html><head><title>x</title></head><body></body></html>', { version: 'v1', sidecar: '/deploy-notify' })
+        .html,
+    ).toBe(
       '<html><head><title>x</title><script src="/deploy-notify/client.js" data-version="v1" defer></script></head><body></body></html>',
     )
   })
@@ -80,7 +95,11 @@ describe('stampHtml', () => {
   })
 
   it('changes nothing when run again on its own output', () => {
-    const inputs = [VITE_INDEX, VITE_INDEX.replace(TAG, ''), `<head><script src='/client.js' data-version='x'></script></head>`]
+    const inputs = [
+      VITE_INDEX,
+      VITE_INDEX.replace(TAG, ''),
+      `<head><script src='/client.js' data-version='x'></script></head>`,
+    ]
     const options = [{ version: 'v1' }, { version: 'v"2', app: 'web' }, { version: 'v3', sidecar: '/dn' }]
     for (const input of inputs) {
       for (const option of options) {
@@ -98,9 +117,13 @@ describe('stampHtml', () => {
 
   it('refuses what it cannot stamp, with a sentence that says why', () => {
     const page = VITE_INDEX.replace(`    ${TAG}\n`, '')
-    expect(() => stampHtml(page, { version: 'v1' })).toThrow(/index\.html has no deploy-notify script tag: add <script src=/)
+    expect(() => stampHtml(page, { version: 'v1' })).toThrow(
+      /index\.html has no deploy-notify script tag: add <script src=/,
+    )
     expect(stampHtml(page, { version: 'v1', ifMissing: 'skip' })).toMatchObject({ html: page, tag: 'missing' })
-    expect(() => stampHtml(VITE_INDEX.replace(TAG, TAG + TAG), { version: 'v1' })).toThrow(/has 2 deploy-notify script tags/)
+    expect(() => stampHtml(VITE_INDEX.replace(TAG, TAG + TAG), { version: 'v1' })).toThrow(
+      /has 2 deploy-notify script tags/,
+    )
     expect(() => stampHtml('<body></body>', { version: 'v1', sidecar: '/dn' })).toThrow(/no <\/head>/)
     expect(() => stampHtml(VITE_INDEX, { version: ' v1' })).toThrow(/--version " v1" must be 1-128 printable ASCII/)
     expect(() => stampHtml(VITE_INDEX, { version: 'x'.repeat(129) })).toThrow(StampError)
@@ -112,14 +135,23 @@ describe('stampHtml', () => {
 describe('versionJson', () => {
   it('keeps the earlier time when nothing else changed, so stamping twice rewrites nothing', () => {
     const first = versionJson({ version: 'v1', app: 'web', time: '2026-01-01T00:00:00.000Z', packageVersion: '1.0.0' })
-    expect(JSON.parse(first)).toEqual({ version: 'v1', app: 'web', time: '2026-01-01T00:00:00.000Z', packageVersion: '1.0.0' })
-    expect(versionJson({ version: 'v1', app: 'web', time: '2026-02-02T00:00:00.000Z', packageVersion: '1.0.0' }, first)).toBe(first)
+    expect(JSON.parse(first)).toEqual({
+      version: 'v1',
+      app: 'web',
+      time: '2026-01-01T00:00:00.000Z',
+      packageVersion: '1.0.0',
+    })
+    expect(
+      versionJson({ version: 'v1', app: 'web', time: '2026-02-02T00:00:00.000Z', packageVersion: '1.0.0' }, first),
+    ).toBe(first)
     expect(JSON.parse(versionJson({ version: 'v2', app: 'web', time: '2026-02-02T00:00:00.000Z' }, first))).toEqual({
       version: 'v2',
       app: 'web',
       time: '2026-02-02T00:00:00.000Z',
     })
-    expect(JSON.parse(versionJson({ version: 'v1', app: 'web', time: '2026-02-02T00:00:00.000Z' }, '{oops'))).toMatchObject({ version: 'v1' })
+    expect(
+      JSON.parse(versionJson({ version: 'v1', app: 'web', time: '2026-02-02T00:00:00.000Z' }, '{oops')),
+    ).toMatchObject({ version: 'v1' })
   })
 })
 
@@ -128,10 +160,13 @@ function stampCli(args: string[], cwd: string): Promise<Exit> {
   const child = spawn(process.execPath, [CLI, 'stamp', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk))
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`stamp did not exit:\n${stdout}${stderr}`))), 10_000)
+    const timer = setTimeout(
+      () => (child.kill('SIGKILL'), reject(new Error(`stamp did not exit:\n${stdout}${stderr}`))),
+      10_000,
+    )
     child.on('close', (code, signal) => (clearTimeout(timer), resolve({ code, signal, stdout, stderr })))
   })
 }
@@ -156,9 +191,13 @@ describe('deploy-notify stamp', () => {
   it('stamps index.html and writes version.json; run again, it rewrites nothing', async () => {
     const exit = await stampCli(['--dist', 'dist', '--version', 'abc1234', '--app', 'web'], project)
     expect(exit.stderr).toBe('')
-    expect(exit.stdout).toBe(`deploy-notify: stamped index.html and version.json: app "web" version "abc1234" in ${dist}\n`)
+    expect(exit.stdout).toBe(
+      `deploy-notify: stamped index.html and version.json: app "web" version "abc1234" in ${dist}\n`,
+    )
     expect(exit.code).toBe(0)
-    expect(await readFile(join(dist, 'index.html'), 'utf8')).toBe(stampHtml(VITE_INDEX, { version: 'abc1234', app: 'web' }).html)
+    expect(await readFile(join(dist, 'index.html'), 'utf8')).toBe(
+      stampHtml(VITE_INDEX, { version: 'abc1234', app: 'web' }).html,
+    )
     const info = (await readJson(join(dist, 'version.json'))) as Record<string, unknown>
     expect(info).toEqual({ version: 'abc1234', app: 'web', time: expect.any(String), packageVersion: '1.4.0' })
     expect(Math.abs(Date.parse(String(info.time)) - Date.now())).toBeLessThan(60_000)
@@ -197,22 +236,33 @@ describe('deploy-notify stamp', () => {
   it('exits 1 naming the path when the folder or index.html is missing, or the tag is, and writes nothing', async () => {
     const noFolder = await stampCli(['--dist', 'build', '--version', 'v1'], project)
     expect(noFolder.code).toBe(1)
-    expect(noFolder.stderr).toBe(`deploy-notify: ${join(project, 'build')} is not a folder (--dist): build the app first\n`)
+    expect(noFolder.stderr).toBe(
+      `deploy-notify: ${join(project, 'build')} is not a folder (--dist): build the app first\n`,
+    )
 
     await rm(join(dist, 'index.html'))
     const noIndex = await stampCli(['--dist', 'dist', '--version', 'v1'], project)
     expect(noIndex.code).toBe(1)
-    expect(noIndex.stderr).toBe(`deploy-notify: ${join(dist, 'index.html')} does not exist: is ${dist} the built app?\n`)
+    expect(noIndex.stderr).toBe(
+      `deploy-notify: ${join(dist, 'index.html')} does not exist: is ${dist} the built app?\n`,
+    )
 
     await writeFile(join(dist, 'index.html'), '<html><head></head></html>')
     const noTag = await stampCli(['--dist', 'dist', '--version', 'v1'], project)
     expect(noTag.code).toBe(1)
-    expect(noTag.stderr).toMatch(new RegExp(`^deploy-notify: ${join(dist, 'index.html')} has no deploy-notify script tag`))
+    expect(noTag.stderr).toMatch(
+      new RegExp(`^deploy-notify: ${join(dist, 'index.html')} has no deploy-notify script tag`),
+    )
     expect(await readdir(dist)).toEqual(['index.html'])
   })
 
   it('exits 2 on a bad command line', async () => {
-    for (const args of [[], ['--dist', 'dist', '--version', ''], ['--dist', 'dist', '--version', 'v1', '--app', 'a b'], ['--dist', 'dist', '--colour']]) {
+    for (const args of [
+      [],
+      ['--dist', 'dist', '--version', ''],
+      ['--dist', 'dist', '--version', 'v1', '--app', 'a b'],
+      ['--dist', 'dist', '--colour'],
+    ]) {
       const exit = await stampCli(args, project)
       expect(exit.code, args.join(' ')).toBe(2)
       expect(exit.stderr).toMatch(/^deploy-notify: /)
@@ -227,7 +277,11 @@ describe('deploy-notify stamp', () => {
     expect(outside.code).toBe(2)
     expect(outside.stderr).toMatch(/^deploy-notify: --version is needed: no git commit in .*not a git repository/)
 
-    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=CI', '-c', 'user.email=ci@example.com', ...args], { cwd: project, encoding: 'utf8' })
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=CI', '-c', 'user.email=ci@example.com', ...args], {
+        cwd: project,
+        encoding: 'utf8',
+      })
     git('init', '-q')
     git('commit', '-q', '--allow-empty', '-m', 'release')
     const commit = git('rev-parse', '--short', 'HEAD').trim()

@@ -48,7 +48,10 @@ function frameReader(body: AsyncIterable<Buffer>): (timeoutMs?: number) => Promi
     while (!buffer.includes('\n\n')) {
       let timer: NodeJS.Timeout | undefined
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no event within ${timeoutMs} ms`)), Math.max(0, deadline - Date.now()))
+        timer = setTimeout(
+          () => reject(new Error(`no event within ${timeoutMs} ms`)),
+          Math.max(0, deadline - Date.now()),
+        )
       })
       const chunk = await Promise.race([chunks.next(), timeout]).finally(() => clearTimeout(timer))
       if (chunk.done) throw new Error('the stream ended')
@@ -74,7 +77,9 @@ describe('GET /', () => {
     expect(response.statusCode).toBe(200)
     expect(response.headers['content-type']).toBe('text/html; charset=utf-8')
     expect(response.headers['cache-control']).toBe('no-cache')
-    expect(response.headers['content-security-policy']).toMatch(/default-src 'none'; script-src 'sha256-[^']+'; style-src 'sha256-[^']+'; connect-src 'self'/)
+    expect(response.headers['content-security-policy']).toMatch(
+      /default-src 'none'; script-src 'sha256-[^']+'; style-src 'sha256-[^']+'; connect-src 'self'/,
+    )
     expect(html).toMatch(/^<!doctype html>/)
     expect(html).toContain('<meta name="viewport"')
     // Relative, so a sidecar behind a path prefix works.
@@ -162,9 +167,13 @@ describe('GET /status/events', () => {
 
 /** What the summary of an app says, by term. */
 function summary(region: Locator): Promise<Record<string, string>> {
-  return region.locator('dl').evaluate((dl) =>
-    Object.fromEntries(Array.from(dl.querySelectorAll('dt')).map((dt) => [dt.textContent, dt.nextElementSibling?.textContent ?? ''])),
-  )
+  return region
+    .locator('dl')
+    .evaluate((dl) =>
+      Object.fromEntries(
+        Array.from(dl.querySelectorAll('dt')).map((dt) => [dt.textContent, dt.nextElementSibling?.textContent ?? '']),
+      ),
+    )
 }
 
 /** The open-browsers table: count per version, and the total row. */
@@ -181,9 +190,14 @@ function openBrowsers(region: Locator): Promise<{ versions: Record<string, numbe
 
 /** The recent-deploys table as [version, message] rows. */
 function deploys(region: Locator): Promise<string[][]> {
-  return region.getByRole('table', { name: 'Recent deploys' }).evaluate((table) =>
-    Array.from(table.querySelectorAll('tbody tr')).map((row) => [row.querySelector('code')?.textContent ?? '', row.lastElementChild?.textContent ?? '']),
-  )
+  return region
+    .getByRole('table', { name: 'Recent deploys' })
+    .evaluate((table) =>
+      Array.from(table.querySelectorAll('tbody tr')).map((row) => [
+        row.querySelector('code')?.textContent ?? '',
+        row.lastElementChild?.textContent ?? '',
+      ]),
+    )
 }
 
 async function screenshot(page: Page, name: string): Promise<void> {
@@ -194,7 +208,10 @@ async function screenshot(page: Page, name: string): Promise<void> {
 /** Waits for the chart to be redrawn at the viewport's width (redraws are debounced on resize). */
 async function resize(page: Page, width: number, height: number): Promise<void> {
   await page.setViewportSize({ width, height })
-  await page.waitForFunction((w) => Array.from(document.querySelectorAll('figure svg')).every((svg) => Number(svg.getAttribute('width')) < w), width)
+  await page.waitForFunction(
+    (w) => Array.from(document.querySelectorAll('figure svg')).every((svg) => Number(svg.getAttribute('width')) < w),
+    width,
+  )
 }
 
 /**
@@ -203,9 +220,28 @@ async function resize(page: Page, width: number, height: number): Promise<void> 
  */
 function busyHour(now: number): Status {
   const deployed: Deploy[] = [
-    { app: 'shop', version: 'v43', id: '43', time: new Date(now - 8 * 60_000).toISOString(), message: 'Checkout: faster address lookup' },
-    { app: 'shop', version: 'v42', id: '42', time: new Date(now - 31 * 60_000).toISOString(), message: 'Fix the cart badge', mandatory: true },
-    { app: 'shop', version: 'v41', id: '41', time: new Date(now - 52 * 60_000).toISOString(), message: 'New product pages' },
+    {
+      app: 'shop',
+      version: 'v43',
+      id: '43',
+      time: new Date(now - 8 * 60_000).toISOString(),
+      message: 'Checkout: faster address lookup',
+    },
+    {
+      app: 'shop',
+      version: 'v42',
+      id: '42',
+      time: new Date(now - 31 * 60_000).toISOString(),
+      message: 'Fix the cart badge',
+      mandatory: true,
+    },
+    {
+      app: 'shop',
+      version: 'v41',
+      id: '41',
+      time: new Date(now - 52 * 60_000).toISOString(),
+      message: 'New product pages',
+    },
     { app: 'shop', version: 'v40', id: '40', time: new Date(now - 26 * 3600_000).toISOString() },
   ]
   const counts = (t: number): Record<string, number> => {
@@ -228,7 +264,14 @@ function busyHour(now: number): Status {
   const versions = counts(now)
   return {
     time: new Date(now).toISOString(),
-    apps: { shop: { current: deployed[0]!, history: deployed, streams: { total: Object.values(versions).reduce((a, b) => a + b, 0), versions }, samples } },
+    apps: {
+      shop: {
+        current: deployed[0]!,
+        history: deployed,
+        streams: { total: Object.values(versions).reduce((a, b) => a + b, 0), versions },
+        samples,
+      },
+    },
   }
 }
 
@@ -251,7 +294,9 @@ describe.skipIf(skipBrowserTests)('the status page in Chromium', () => {
     const page = await browser.open(`${own.url}/`)
     await page.setViewportSize({ width: 1000, height: 800 })
     const web = page.getByRole('region', { name: 'web' })
-    await expect.poll(() => summary(web)).toMatchObject({ 'Current version': 'v1', 'Open browsers': '4', Message: 'First release' })
+    await expect
+      .poll(() => summary(web))
+      .toMatchObject({ 'Current version': 'v1', 'Open browsers': '4', Message: 'First release' })
     expect((await summary(web)).Deployed).toMatch(/^(just now|\d+ s ago)$/)
     expect(await openBrowsers(web)).toEqual({ versions: { v1: 3, v0: 1 }, total: 4 })
     expect(await deploys(web)).toEqual([['v1', 'First release']])
@@ -263,13 +308,20 @@ describe.skipIf(skipBrowserTests)('the status page in Chromium', () => {
 
     // A deploy shows at once, not at the next tick.
     await notify(own.url, { app: 'web', version: 'v2', message: 'Second release' })
-    await expect.poll(() => summary(web), { timeout: 1000 }).toMatchObject({ 'Current version': 'v2', Message: 'Second release' })
-    expect(await deploys(web)).toEqual([['v2', 'Second release'], ['v1', 'First release']])
+    await expect
+      .poll(() => summary(web), { timeout: 1000 })
+      .toMatchObject({ 'Current version': 'v2', Message: 'Second release' })
+    expect(await deploys(web)).toEqual([
+      ['v2', 'Second release'],
+      ['v1', 'First release'],
+    ])
 
     // Three of the v1 pages reload into v2: v1 drains.
     for (const stream of v1) stream.socket.destroy()
     await pages('web', 'v2', 3, own)
-    await expect.poll(() => openBrowsers(web), { timeout: 3000 }).toEqual({ versions: { v2: 3, v1: 2, v0: 1 }, total: 6 })
+    await expect
+      .poll(() => openBrowsers(web), { timeout: 3000 })
+      .toEqual({ versions: { v2: 3, v1: 2, v0: 1 }, total: 6 })
     await expect(web.getByRole('img', { name: /Now 6: v2 3, v1 2, v0 1\./ }).count()).resolves.toBe(1)
     // Nothing that needs the token is on the page.
     expect(await page.content()).not.toContain(own.config.notifyToken)
@@ -287,25 +339,30 @@ describe.skipIf(skipBrowserTests)('the status page in Chromium', () => {
   it('draws an hour of old versions draining after each deploy', async () => {
     const context = await browser.newContext()
     // The stream is replaced by one that sends a made-up hour, the way the sidecar would.
-    await context.addInitScript((status: string) => {
-      class HourSource extends EventTarget {
-        static readonly CLOSED = 2
-        readyState = 1
-        constructor() {
-          super()
-          setTimeout(() => {
-            this.dispatchEvent(new Event('open'))
-            this.dispatchEvent(new MessageEvent('status', { data: status }))
-          })
+    await context.addInitScript(
+      (status: string) => {
+        class HourSource extends EventTarget {
+          static readonly CLOSED = 2
+          readyState = 1
+          constructor() {
+            super()
+            setTimeout(() => {
+              this.dispatchEvent(new Event('open'))
+              this.dispatchEvent(new MessageEvent('status', { data: status }))
+            })
+          }
+          close(): void {}
         }
-        close(): void {}
-      }
-      Object.defineProperty(window, 'EventSource', { value: HourSource })
-    }, JSON.stringify(busyHour(Date.now())))
+        Object.defineProperty(window, 'EventSource', { value: HourSource })
+      },
+      JSON.stringify(busyHour(Date.now())),
+    )
     const page = await browser.open(`${sidecar.url}/`, context)
     await page.setViewportSize({ width: 1000, height: 800 })
     const shop = page.getByRole('region', { name: 'shop' })
-    const chart = shop.getByRole('img', { name: /^Open browsers by version over the last 60 min\. Now \d+: v43 \d+, v42 \d+\./ })
+    const chart = shop.getByRole('img', {
+      name: /^Open browsers by version over the last 60 min\. Now \d+: v43 \d+, v42 \d+\./,
+    })
     await chart.waitFor()
     // v40 until v41 came, then v41, v42 and v43.
     expect(await chart.locator('path.area').count()).toBe(4)

@@ -48,10 +48,22 @@ describe('the file store', () => {
   const corrupt: [string, string, RegExp][] = [
     ['truncated JSON', '{"format":1,"apps":{"web":{"app":"web","vers', /invalid JSON/],
     ['another format', '{"format":2,"apps":{}}', /unknown format 2/],
-    ['a deploy without a version', '{"format":1,"apps":{"web":{"app":"web","id":"1","time":"x"}}}', /app "web" has no valid deploy/],
+    [
+      'a deploy without a version',
+      '{"format":1,"apps":{"web":{"app":"web","id":"1","time":"x"}}}',
+      /app "web" has no valid deploy/,
+    ],
     ['a history that is a list', `{"format":1,"apps":{"web":${web}},"history":[${web}]}`, /"history" is not an object/],
-    ['a history of another app', `{"format":1,"apps":{"web":${web}},"history":{"web":[{"app":"admin","version":"v0","id":"1","time":"x"}]}}`, /app "web" has an invalid history/],
-    ['a history without a current deploy', `{"format":1,"apps":{"web":${web}},"history":{"admin":[]}}`, /app "admin" has a history but no current deploy/],
+    [
+      'a history of another app',
+      `{"format":1,"apps":{"web":${web}},"history":{"web":[{"app":"admin","version":"v0","id":"1","time":"x"}]}}`,
+      /app "web" has an invalid history/,
+    ],
+    [
+      'a history without a current deploy',
+      `{"format":1,"apps":{"web":${web}},"history":{"admin":[]}}`,
+      /app "admin" has a history but no current deploy/,
+    ],
   ]
   it.each(corrupt)('refuses to start from %s, naming the file, and leaves it as it is', async (_name, text, reason) => {
     await writeFile(join(dir, 'state.json'), text)
@@ -106,7 +118,11 @@ describe('the file store', () => {
     await store.publish({ app: 'web', version: 'v2' })
     expect(store.history('web').map((d) => `${d.version} ${d.id}`)).toEqual(['v2 2', 'v1 1'])
     // Written in the same file, so an older sidecar still reads its "apps".
-    const file = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as { format: number; apps: Record<string, unknown>; history: Record<string, unknown[]> }
+    const file = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as {
+      format: number
+      apps: Record<string, unknown>
+      history: Record<string, unknown[]>
+    }
     expect(file.format).toBe(1)
     expect(file.apps.web).toEqual(store.current('web'))
     expect(file.history.web).toHaveLength(2)

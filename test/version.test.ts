@@ -29,7 +29,9 @@ describe('GET /version', () => {
     const again = await getJson(`${sidecar.url}/version?app=web`, { 'if-none-match': etag })
     expect(again.status).toBe(304)
     expect(again.headers.etag).toBe(etag)
-    expect((await getJson(`${sidecar.url}/version?app=web`, { 'if-none-match': `"other", W/${etag}` })).status).toBe(304)
+    expect((await getJson(`${sidecar.url}/version?app=web`, { 'if-none-match': `"other", W/${etag}` })).status).toBe(
+      304,
+    )
 
     await notify(sidecar.url, { app: 'web', version: 'v2' })
     const changed = await getJson(`${sidecar.url}/version?app=web`, { 'if-none-match': etag })
@@ -41,6 +43,9 @@ describe('GET /version', () => {
   it('refuses a malformed app name with 400', async () => {
     const answer = await getJson(`${sidecar.url}/version?app=${encodeURIComponent('<script>')}`)
     expect(answer.status).toBe(400)
-    expect(answer.json).toMatchObject({ error: 'DN_ERR_INVALID_REQUEST', message: expect.stringMatching(/^app must be/) })
+    expect(answer.json).toMatchObject({
+      error: 'DN_ERR_INVALID_REQUEST',
+      message: expect.stringMatching(/^app must be/),
+    })
   })
 })

@@ -31,7 +31,10 @@ beforeEach(async () => {
   await mkdir(join(root, 'src'))
   await writeFile(join(root, 'package.json'), JSON.stringify({ name: 'app', version: '2.3.4', private: true }))
   await writeFile(join(root, 'index.html'), indexHtml(TAG))
-  await writeFile(join(root, 'src', 'main.js'), 'document.querySelector("#app").textContent = `running ${import.meta.env.DEPLOY_NOTIFY_VERSION} of ${import.meta.env.DEPLOY_NOTIFY_APP}`\n')
+  await writeFile(
+    join(root, 'src', 'main.js'),
+    'document.querySelector("#app").textContent = `running ${import.meta.env.DEPLOY_NOTIFY_VERSION} of ${import.meta.env.DEPLOY_NOTIFY_APP}`\n',
+  )
 })
 afterEach(async () => {
   await rm(root, { recursive: true, force: true })
@@ -42,7 +45,9 @@ async function viteBuild(plugin: Plugin): Promise<{ html: string; versionJson: R
   const outDir = join(root, 'dist')
   await build({ root, configFile: false, logLevel: 'silent', plugins: [plugin], build: { outDir, emptyOutDir: true } })
   const assets = await readdir(join(outDir, 'assets'))
-  const js = await Promise.all(assets.filter((name) => name.endsWith('.js')).map((name) => readFile(join(outDir, 'assets', name), 'utf8')))
+  const js = await Promise.all(
+    assets.filter((name) => name.endsWith('.js')).map((name) => readFile(join(outDir, 'assets', name), 'utf8')),
+  )
   return {
     html: await readFile(join(outDir, 'index.html'), 'utf8'),
     versionJson: JSON.parse(await readFile(join(outDir, 'version.json'), 'utf8')) as Record<string, unknown>,
@@ -54,7 +59,9 @@ describe('deploy-notify/vite in vite build', () => {
   it('stamps the client tag, emits version.json and gives the code the version', async () => {
     const before = Date.now()
     const out = await viteBuild(deployNotify({ version: 'v7', app: 'web' }))
-    expect(out.html).toContain('<script src="https://sidecar.example/client.js" data-version="v7" data-app="web" defer></script>')
+    expect(out.html).toContain(
+      '<script src="https://sidecar.example/client.js" data-version="v7" data-app="web" defer></script>',
+    )
     // Vite's own work is untouched: the entry became a hashed module script.
     expect(out.html).toMatch(/<script type="module" crossorigin src="\/assets\/index-[\w-]+\.js"><\/script>/)
     expect(out.versionJson).toEqual({ version: 'v7', app: 'web', time: expect.any(String), packageVersion: '2.3.4' })
@@ -63,7 +70,11 @@ describe('deploy-notify/vite in vite build', () => {
   })
 
   it('takes the version from git, package.json, the clock or a function', async () => {
-    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=CI', '-c', 'user.email=ci@example.com', ...args], { cwd: root, encoding: 'utf8' })
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=CI', '-c', 'user.email=ci@example.com', ...args], {
+        cwd: root,
+        encoding: 'utf8',
+      })
     git('init', '-q')
     git('commit', '-q', '--allow-empty', '-m', 'release')
     const commit = git('rev-parse', '--short', 'HEAD').trim()
@@ -78,7 +89,9 @@ describe('deploy-notify/vite in vite build', () => {
   it('inserts the tag for a sidecar option, and leaves a page without a tag alone otherwise', async () => {
     await writeFile(join(root, 'index.html'), indexHtml(''))
     const inserted = await viteBuild(deployNotify({ version: 'v1', sidecar: '/deploy-notify' }))
-    expect(inserted.html).toMatch(/<title>app<\/title>\n[\s\S]*\n {4}<script src="\/deploy-notify\/client\.js" data-version="v1" defer><\/script>\n {2}<\/head>/)
+    expect(inserted.html).toMatch(
+      /<title>app<\/title>\n[\s\S]*\n {4}<script src="\/deploy-notify\/client\.js" data-version="v1" defer><\/script>\n {2}<\/head>/,
+    )
     // The module API (deploy-notify/client) needs no tag: the page stays as Vite wrote it, version.json still comes.
     const untouched = await viteBuild(deployNotify({ version: 'v1' }))
     expect(untouched.html).not.toContain('client.js')
@@ -87,10 +100,18 @@ describe('deploy-notify/vite in vite build', () => {
 
   it('names the option when a value is wrong', async () => {
     expect(() => deployNotify({ app: 'my app' })).toThrow(/^deploy-notify: app: app "my app" must be 1-64 of/)
-    expect(() => deployNotify({ sidecar: 'sidecar.example' })).toThrow(/^deploy-notify: sidecar: sidecar "sidecar.example" must be/)
-    expect(() => deployNotify({ version: 1 as never })).toThrow(/^deploy-notify: version: expected a string or a function, got number/)
-    await expect(viteBuild(deployNotify({ version: 'v 1 ' }))).rejects.toThrow(/deploy-notify: version "v 1 ": version "v 1 " must be 1-128 printable ASCII/)
-    await expect(viteBuild(deployNotify({ version: 'git' }))).rejects.toThrow(/deploy-notify: version "git": no git commit in .*not a git repository/)
+    expect(() => deployNotify({ sidecar: 'sidecar.example' })).toThrow(
+      /^deploy-notify: sidecar: sidecar "sidecar.example" must be/,
+    )
+    expect(() => deployNotify({ version: 1 as never })).toThrow(
+      /^deploy-notify: version: expected a string or a function, got number/,
+    )
+    await expect(viteBuild(deployNotify({ version: 'v 1 ' }))).rejects.toThrow(
+      /deploy-notify: version "v 1 ": version "v 1 " must be 1-128 printable ASCII/,
+    )
+    await expect(viteBuild(deployNotify({ version: 'git' }))).rejects.toThrow(
+      /deploy-notify: version "git": no git commit in .*not a git repository/,
+    )
     await rm(join(root, 'package.json'))
     await expect(viteBuild(deployNotify({ version: 'package' }))).rejects.toThrow(/deploy-notify: version "package": /)
   })
@@ -110,7 +131,9 @@ describe('deploy-notify/vite in the dev server', () => {
       await server.listen()
       const { port } = server.httpServer!.address() as AddressInfo
       const page = await fetch(`http://127.0.0.1:${port}/`)
-      expect(await page.text()).toContain('<script src="https://sidecar.example/client.js" data-version="dev-1" data-app="web" defer></script>')
+      expect(await page.text()).toContain(
+        '<script src="https://sidecar.example/client.js" data-version="dev-1" data-app="web" defer></script>',
+      )
       const info = await fetch(`http://127.0.0.1:${port}/version.json`)
       expect(info.headers.get('cache-control')).toBe('no-store')
       expect(await info.json()).toMatchObject({ version: 'dev-1', app: 'web', packageVersion: '2.3.4' })

@@ -59,14 +59,16 @@ async function resolveVersion(source: VersionSource, root: string): Promise<stri
   if (source === 'timestamp') return new Date().toISOString()
   if (source === 'git') return gitCommit(root)
   const found = await nearestPackage(root)
-  if (found?.version === undefined) throw new Error(found ? `${found.path} has no "version"` : `no package.json at or above ${root}`)
+  if (found?.version === undefined)
+    throw new Error(found ? `${found.path} has no "version"` : `no package.json at or above ${root}`)
   return found.version
 }
 
 export default function deployNotify(options: DeployNotifyOptions = {}): Plugin {
   // Checked at registration, so a typo fails before anything is built.
   const { version: source = 'git', app, sidecar } = options
-  if (typeof source !== 'string' && typeof source !== 'function') throw optionError('version', new Error(`expected a string or a function, got ${typeof source}`))
+  if (typeof source !== 'string' && typeof source !== 'function')
+    throw optionError('version', new Error(`expected a string or a function, got ${typeof source}`))
   checkOption('app', () => app === undefined || checkApp(app, 'app'))
   checkOption('sidecar', () => sidecar === undefined || clientUrl(sidecar, 'sidecar'))
 

@@ -15,7 +15,8 @@ export function sidecarEndpoint(raw: string, path: `/${string}`): URL {
   } catch {
     throw new UsageError(`--url "${raw}" is not a URL such as https://sidecar.example`)
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url "${raw}" must be http or https`)
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`--url "${raw}" must be http or https`)
   // fetch refuses URLs with credentials; the token belongs in NOTIFY_TOKEN anyway.
   if (url.username || url.password) throw new UsageError('--url must not contain credentials; use NOTIFY_TOKEN')
   url.pathname = `${url.pathname.replace(/\/+$/, '')}${path}`
@@ -57,7 +58,8 @@ export function describeNetworkError(error: unknown): string {
   if (!(error instanceof TypeError && error.cause instanceof Error)) throw error
   const cause = error.cause as Error & { code?: string }
   // The fetch spec blocks some ports (6000, 6667, ...); no retry will ever reach them.
-  if (cause.message === 'bad port') throw new UsageError('fetch refuses the port of --url; run the sidecar on another port')
+  if (cause.message === 'bad port')
+    throw new UsageError('fetch refuses the port of --url; run the sidecar on another port')
   return cause.message || cause.code || error.message
 }
 

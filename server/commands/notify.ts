@@ -37,11 +37,20 @@ const MAX_DELAY_MS = 5_000
 /** `deploy-notify notify`: resolves to the exit code; throws UsageError on a bad command line. */
 export async function notify(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const string = { type: 'string' } as const
-  const options = { url: string, version: string, app: string, message: string, sequence: string, timeout: string, mandatory: { type: 'boolean' } } as const
+  const options = {
+    url: string,
+    version: string,
+    app: string,
+    message: string,
+    sequence: string,
+    timeout: string,
+    mandatory: { type: 'boolean' },
+  } as const
   const values = readCommandLine(args, options, notifyHelp)
   if (!values) return EXIT_ACCEPTED
   const { url, version, app, message, mandatory, sequence, timeout = '60s' } = values
-  if (url === undefined || version === undefined) throw new UsageError(`notify needs --url and --version\n\n${notifyHelp}`)
+  if (url === undefined || version === undefined)
+    throw new UsageError(`notify needs --url and --version\n\n${notifyHelp}`)
   const headers: Record<string, string> = { 'content-type': 'application/json' }
   // Empty counts as unset, as for the sidecar; whitespace would make fetch throw, not retry.
   if (env.NOTIFY_TOKEN) {
@@ -72,7 +81,9 @@ async function announceDeploy(endpoint: URL, request: RequestInit, timeout: stri
     const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2)
     if (Date.now() + delay >= deadline) {
       const attempts = `${attempt} attempt${attempt === 1 ? '' : 's'}`
-      process.stderr.write(`deploy-notify: could not reach ${endpoint} within ${timeout} (${attempts}); last error: ${failure}\n`)
+      process.stderr.write(
+        `deploy-notify: could not reach ${endpoint} within ${timeout} (${attempts}); last error: ${failure}\n`,
+      )
       return EXIT_UNREACHABLE
     }
     process.stderr.write(`deploy-notify: attempt ${attempt} failed (${failure}); retrying in ${Math.round(delay)} ms\n`)
@@ -92,7 +103,8 @@ export function parseDuration(raw: string, flag = '--timeout'): number {
 
 function parseSequence(raw: string): number {
   const sequence = Number(raw)
-  if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(sequence)) throw new UsageError(`--sequence "${raw}" is not an integer`)
+  if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(sequence))
+    throw new UsageError(`--sequence "${raw}" is not an integer`)
   return sequence
 }
 
@@ -102,7 +114,9 @@ function reportAnswer(answer: Answer): number {
   const [app, version, id] = [body.app, body.version, body.id].map(String)
   if (status === 202 && typeof body.delivered === 'number') {
     const pages = `${body.delivered} open page${body.delivered === 1 ? '' : 's'}`
-    process.stdout.write(`deploy-notify: deployed app "${app}" version "${version}" (id ${id}), delivered to ${pages}\n`)
+    process.stdout.write(
+      `deploy-notify: deployed app "${app}" version "${version}" (id ${id}), delivered to ${pages}\n`,
+    )
     return EXIT_ACCEPTED
   }
   if (status === 200 && body.unchanged === true) {

@@ -37,7 +37,8 @@ export type StatusAnswer =
 export async function readStatus(endpoint: URL, timeoutMs: number): Promise<StatusAnswer> {
   try {
     const answer = await ask(endpoint, { headers: { accept: 'application/json' } }, timeoutMs)
-    if (answer.status !== 200) return { kind: 'refused', httpStatus: answer.status, reason: `${answer.status} ${describeAnswer(answer)}` }
+    if (answer.status !== 200)
+      return { kind: 'refused', httpStatus: answer.status, reason: `${answer.status} ${describeAnswer(answer)}` }
     const { apps, time } = answer.body
     if (typeof apps !== 'object' || apps === null || typeof time !== 'string') {
       return { kind: 'refused', httpStatus: 200, reason: `200 but not a deploy-notify status; is --url the sidecar?` }
@@ -117,5 +118,14 @@ export function ago(ms: number): string {
 /** Columns padded to their widest cell; the last one is not, so lines carry no trailing spaces. */
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n'
+  return (
+    rows
+      .map((row) =>
+        row
+          .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  )
 }

@@ -12,7 +12,9 @@ export class StartError extends Error {
 
 const helpOption = { help: { type: 'boolean', short: 'h' } } as const
 type Options = NonNullable<ParseArgsConfig['options']>
-type Values<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O & typeof helpOption; strict: true }>>['values']
+type Values<O extends Options> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O & typeof helpOption; strict: true }>
+>['values']
 
 /**
  * Reads a command line strictly: an unknown or malformed flag is a UsageError ending with
@@ -21,7 +23,7 @@ type Values<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; o
 export function readCommandLine<O extends Options>(args: string[], options: O, help: string): Values<O> | undefined {
   let values: Values<O>
   try {
-    values = parseArgs({ args, options: { ...options, ...helpOption }, strict: true }).values as Values<O>
+    values = parseArgs({ args, options: { ...options, ...helpOption }, strict: true }).values
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n\n${help}`)
   }

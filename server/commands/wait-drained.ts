@@ -54,7 +54,14 @@ interface Holdouts {
 /** `deploy-notify wait-drained`: resolves to the exit code; throws UsageError on a bad command line. */
 export async function waitDrained(args: string[], _env: NodeJS.ProcessEnv): Promise<number> {
   const string = { type: 'string' } as const
-  const options = { url: string, app: string, version: string, timeout: string, interval: string, 'all-old': { type: 'boolean' } } as const
+  const options = {
+    url: string,
+    app: string,
+    version: string,
+    timeout: string,
+    interval: string,
+    'all-old': { type: 'boolean' },
+  } as const
   const values = readCommandLine(args, options, waitDrainedHelp)
   if (!values) return EXIT_DRAINED
   const { url, app, version, timeout, interval = DEFAULT_INTERVAL } = values
@@ -84,7 +91,9 @@ export async function waitDrained(args: string[], _env: NodeJS.ProcessEnv): Prom
       const entry = answer.status.apps[app]
       if (!Object.hasOwn(answer.status.apps, app) || entry === undefined) {
         // Nothing to wait for, but far more likely a typo than an app nobody ever deployed.
-        process.stderr.write(`deploy-notify: the sidecar knows no app "${app}" (no deploy, no open page); check --app\n`)
+        process.stderr.write(
+          `deploy-notify: the sidecar knows no app "${app}" (no deploy, no open page); check --app\n`,
+        )
         return EXIT_REFUSED
       }
       if ('allOld' in target && entry.current === null) {
@@ -103,7 +112,8 @@ export async function waitDrained(args: string[], _env: NodeJS.ProcessEnv): Prom
       last = holdouts
     } else {
       const reason = answer.reason
-      if (reason !== failure) process.stderr.write(`deploy-notify: cannot check (${reason}); retrying until the timeout\n`)
+      if (reason !== failure)
+        process.stderr.write(`deploy-notify: cannot check (${reason}); retrying until the timeout\n`)
       failure = reason
     }
     const left = deadline - Date.now()
@@ -127,7 +137,8 @@ function findHoldouts({ current, streams }: AppStatus, target: Target): Holdouts
   const versions = Object.entries(streams.versions)
   if ('version' in target) {
     const named = versions.find(([v]) => v === target.version)?.[1]
-    if (named !== undefined) return { count: named, description: `${pages(named)} still ${run(named)} version "${target.version}"` }
+    if (named !== undefined)
+      return { count: named, description: `${pages(named)} still ${run(named)} version "${target.version}"` }
     // Not listed by name: when the sidecar summed some versions, it may be among them.
     const other = versions.find(([v]) => v === OTHER_VERSIONS)?.[1] ?? 0
     const description = `${pages(other)} ${run(other)} versions counted as "${OTHER_VERSIONS}", which may include "${target.version}"`
@@ -136,5 +147,8 @@ function findHoldouts({ current, streams }: AppStatus, target: Target): Holdouts
   const old = versions.filter(([v]) => v !== current?.version)
   const count = old.reduce((sum, [, n]) => sum + n, 0)
   const list = old.map(([v, n]) => `"${v}" (${n})`).join(', ')
-  return { count, description: `${pages(count)} still ${run(count)} versions other than the current "${current?.version}": ${list}` }
+  return {
+    count,
+    description: `${pages(count)} still ${run(count)} versions other than the current "${current?.version}": ${list}`,
+  }
 }

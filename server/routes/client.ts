@@ -7,7 +7,10 @@ import { etagOf, matchesEtag } from '../etag.js'
  * Where the built classic script is: `dist/client/client.js`, seen from `dist/server/routes/`
  * when running the build, or from `server/routes/` when tests run the sources.
  */
-const candidates = [new URL('../../client/client.js', import.meta.url), new URL('../../dist/client/client.js', import.meta.url)]
+const candidates = [
+  new URL('../../client/client.js', import.meta.url),
+  new URL('../../dist/client/client.js', import.meta.url),
+]
 
 async function readClient(): Promise<Buffer | undefined> {
   for (const url of candidates) {

@@ -45,7 +45,9 @@ export async function eventsRoutes(
       if (current && current.id !== request.headers['last-event-id']) {
         firstBytes = Buffer.concat([firstBytes, versionFrame(current)])
       }
-      openEventStream(request, reply, (socket) => hub.add(appName, request.query.version ?? 'unknown', socket, firstBytes))
+      openEventStream(request, reply, (socket) =>
+        hub.add(appName, request.query.version ?? 'unknown', socket, firstBytes),
+      )
     },
   )
 }

@@ -1,20 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
-import {
-  appSchema,
-  DEFAULT_APP,
-  messageSchema,
-  sequenceSchema,
-  versionSchema,
-  type DeployRequest,
-} from '../deploy.js'
-import {
-  LoopbackOnlyError,
-  StaleSequenceError,
-  StoreUnavailableError,
-  UnauthorizedError,
-} from '../errors.js'
+import { appSchema, DEFAULT_APP, messageSchema, sequenceSchema, versionSchema, type DeployRequest } from '../deploy.js'
+import { LoopbackOnlyError, StaleSequenceError, StoreUnavailableError, UnauthorizedError } from '../errors.js'
 import type { Hub } from '../hub.js'
 import { StoreError, type Store } from '../store/store.js'
 
@@ -97,7 +85,9 @@ function authorizer(token: string | undefined) {
     if (!match?.[1] || !timingSafeEqual(digest(match[1]), expected)) {
       request.log.warn('notify refused: wrong or missing token')
       reply.header('www-authenticate', 'Bearer realm="deploy-notify"')
-      throw new UnauthorizedError(match ? 'the bearer token is wrong' : 'an Authorization: Bearer <NOTIFY_TOKEN> header is required')
+      throw new UnauthorizedError(
+        match ? 'the bearer token is wrong' : 'an Authorization: Bearer <NOTIFY_TOKEN> header is required',
+      )
     }
   }
 }

@@ -3,7 +3,10 @@ import type { Metrics } from '../metrics.js'
 import type { Store } from '../store/store.js'
 
 /** What operators and load balancers ask: `/healthz` and `/metrics`. */
-export async function opsRoutes(app: FastifyInstance, { metrics, store }: { metrics: Metrics; store: Store }): Promise<void> {
+export async function opsRoutes(
+  app: FastifyInstance,
+  { metrics, store }: { metrics: Metrics; store: Store },
+): Promise<void> {
   // Unhealthy while Redis is away, so a load balancer moves traffic to replicas that can notify.
   app.get('/healthz', (_request, reply) => {
     reply.header('cache-control', 'no-store')

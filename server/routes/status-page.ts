@@ -20,7 +20,10 @@ export interface StatusPageOptions {
  * `status` event with the `/status` snapshot at connect, then every 2 s and on every deploy.
  * Both are public: counts and deploys only, like `/status`.
  */
-export async function statusPageRoutes(app: FastifyInstance, { store, counts, sampler, config }: StatusPageOptions): Promise<void> {
+export async function statusPageRoutes(
+  app: FastifyInstance,
+  { store, counts, sampler, config }: StatusPageOptions,
+): Promise<void> {
   const { retryMs } = config
   const streams = new StatusStreams(
     () => statusSnapshot(store, counts, sampler),

@@ -25,7 +25,9 @@ export function statusFrame(status: Status): Buffer {
 /** The snapshot with only the samples of the last `RECENT_SAMPLES_MS`. */
 export function withRecentSamples(status: Status): Status {
   const since = Date.parse(status.time) - RECENT_SAMPLES_MS
-  const apps = Object.entries(status.apps).map(([app, s]) => [app, { ...s, samples: s.samples.filter((sample) => sample.t >= since) }])
+  const apps = Object.entries(status.apps).map(
+    ([app, s]) => [app, { ...s, samples: s.samples.filter((sample) => sample.t >= since) }] as const,
+  )
   return { ...status, apps: Object.fromEntries(apps) }
 }
 

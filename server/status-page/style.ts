@@ -7,7 +7,9 @@ const PALETTE_LIGHT = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#
 const PALETTE_DARK = ['#4ba3e3', '#f0b232', '#2bc49a', '#dc95be', '#7cc6f0', '#f07a33', '#e0cf4a', '#a3a3a3']
 
 const vars = (palette: string[]): string => palette.map((colour, i) => `--c${i}:${colour}`).join(';')
-const series = PALETTE_LIGHT.map((_, i) => `.c${i}{fill:var(--c${i});stroke:var(--c${i});background:var(--c${i})}`).join('')
+const series = PALETTE_LIGHT.map(
+  (_, i) => `.c${i}{fill:var(--c${i});stroke:var(--c${i});background:var(--c${i})}`,
+).join('')
 
 /** How many series colours there are; the script cycles through `.c0` to `.c{n-1}`. */
 export const PALETTE_SIZE = PALETTE_LIGHT.length

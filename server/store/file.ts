@@ -102,7 +102,9 @@ async function readState(dataDir: string, path: string): Promise<Map<string, Dep
   }
   const state = parseState(text)
   if (typeof state === 'string') {
-    throw new StoreError(`${path} is not a deploy-notify state file (${state}); it was left as it is: fix or move it and start again`)
+    throw new StoreError(
+      `${path} is not a deploy-notify state file (${state}); it was left as it is: fix or move it and start again`,
+    )
   }
   return new Map(
     Object.entries(state.apps).map(([app, current]) => {
@@ -130,7 +132,8 @@ function parseState(text: string): StateFile | string {
     if (!isDeployOf(app, deploy)) return `app "${app}" has no valid deploy`
   }
   if (state.history !== undefined) {
-    if (typeof state.history !== 'object' || state.history === null || Array.isArray(state.history)) return '"history" is not an object'
+    if (typeof state.history !== 'object' || state.history === null || Array.isArray(state.history))
+      return '"history" is not an object'
     for (const [app, deploys] of Object.entries(state.history)) {
       if (!Object.hasOwn(state.apps, app)) return `app "${app}" has a history but no current deploy`
       if (!Array.isArray(deploys) || !deploys.every((deploy) => isDeployOf(app, deploy))) {

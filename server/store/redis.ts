@@ -62,8 +62,15 @@ export async function openRedisStore(
   const resync = async () => {
     const apps = await redis.smembers(APPS)
     for (const app of apps) {
-      const [state, history] = await Promise.all([redis.get(stateKey(app)), redis.lrange(historyKey(app), 0, HISTORY_LENGTH - 1)])
-      if (state) accept(JSON.parse(state) as Deploy, history.map((item) => JSON.parse(item) as Deploy))
+      const [state, history] = await Promise.all([
+        redis.get(stateKey(app)),
+        redis.lrange(historyKey(app), 0, HISTORY_LENGTH - 1),
+      ])
+      if (state)
+        accept(
+          JSON.parse(state) as Deploy,
+          history.map((item) => JSON.parse(item) as Deploy),
+        )
     }
   }
 
@@ -77,8 +84,12 @@ export async function openRedisStore(
   for (const client of [redis, subscriber]) {
     client.on('error', (error: Error) => {
       // Both clients fail alike while Redis is down; one line per attempt is enough.
-      if (!started && client === redis) log.warn(`waiting for Redis at ${redactedUrl(url)} (attempt ${++failures}): ${error.message}`)
-      else if (started && !lost) log.warn(`lost Redis at ${redactedUrl(url)} (${error.message}); notifies fail until it is back, streams stay open`)
+      if (!started && client === redis)
+        log.warn(`waiting for Redis at ${redactedUrl(url)} (attempt ${++failures}): ${error.message}`)
+      else if (started && !lost)
+        log.warn(
+          `lost Redis at ${redactedUrl(url)} (${error.message}); notifies fail until it is back, streams stay open`,
+        )
       if (started) lost = true
     })
   }
@@ -113,7 +124,12 @@ export async function openRedisStore(
     reread()
   })
   redis.on('ready', () => reread())
-  await Promise.all([redis, subscriber].map((client) => new Promise((resolve) => client.status === 'ready' ? resolve(undefined) : client.once('ready', resolve))))
+  await Promise.all(
+    [redis, subscriber].map(
+      (client) =>
+        new Promise((resolve) => (client.status === 'ready' ? resolve(undefined) : client.once('ready', resolve))),
+    ),
+  )
   await subscriber.subscribe(CHANNEL)
   await resync()
   started = true
@@ -124,7 +140,16 @@ export async function openRedisStore(
     if (outcome.kind !== 'changed') return outcome
     const json = JSON.stringify(outcome.deploy)
     const keys = [stateKey(request.app), historyKey(request.app), APPS]
-    const stored = await redis.eval(COMPARE_AND_PUBLISH, keys.length, ...keys, state ?? '', json, HISTORY_LENGTH, request.app, CHANNEL)
+    const stored = await redis.eval(
+      COMPARE_AND_PUBLISH,
+      keys.length,
+      ...keys,
+      state ?? '',
+      json,
+      HISTORY_LENGTH,
+      request.app,
+      CHANNEL,
+    )
     if (stored !== 1) return undefined
     // Current here at once (a /version right after the 202 agrees); its own message, when it
     // comes back through the subscription, is then not newer and changes nothing.

@@ -5,9 +5,7 @@ export const HISTORY_LENGTH = 20
 
 /** What a publish did: a new current deploy, a repeat of the current one, or a late one refused. */
 export type PublishOutcome =
-  | { kind: 'changed'; deploy: Deploy }
-  | { kind: 'unchanged'; deploy: Deploy }
-  | { kind: 'stale'; current: Deploy }
+  { kind: 'changed'; deploy: Deploy } | { kind: 'unchanged'; deploy: Deploy } | { kind: 'stale'; current: Deploy }
 
 /**
  * Where the current deploy of each app lives and how changes travel. The routes only call
@@ -39,11 +37,7 @@ export class StoreError extends Error {
 }
 
 /** The rule every store applies to a request, given the app's current deploy. */
-export function decide(
-  current: Deploy | undefined,
-  request: DeployRequest,
-  time: Date,
-): PublishOutcome {
+export function decide(current: Deploy | undefined, request: DeployRequest, time: Date): PublishOutcome {
   if (current?.version === request.version) return { kind: 'unchanged', deploy: current }
   if (current?.sequence !== undefined && request.sequence !== undefined && request.sequence < current.sequence) {
     return { kind: 'stale', current }

@@ -40,7 +40,9 @@ describe.skipIf(skipBrowserTests)('the banner', () => {
     expect((await notify(sidecar().url, { app, version: 'v2', message: 'Release 2 is out' })).status).toBe(202)
     await banner(page).getByText('Release 2 is out').waitFor({ timeout: 5000 })
     await laterButton(page).waitFor({ timeout: 1000 })
-    expect(await updates(page)).toMatchObject([{ reason: 'deploy', deploy: { app, version: 'v2', message: 'Release 2 is out' } }])
+    expect(await updates(page)).toMatchObject([
+      { reason: 'deploy', deploy: { app, version: 'v2', message: 'Release 2 is out' } },
+    ])
     await screenshot(page, 'banner-update')
 
     // The deploy replaced index.html; Reload must fetch it.
@@ -113,7 +115,9 @@ describe.skipIf(skipBrowserTests)('the banner', () => {
     await waitForStreams(sidecar().url, app, 1)
 
     await notify(sidecar().url, { app, version: 'v2', message: 'quietly' })
-    expect(await waitForUpdates(page, 1)).toMatchObject([{ reason: 'deploy', deploy: { app, version: 'v2', message: 'quietly' } }])
+    expect(await waitForUpdates(page, 1)).toMatchObject([
+      { reason: 'deploy', deploy: { app, version: 'v2', message: 'quietly' } },
+    ])
     // A second deploy gives anything drawn late for the first one time to show up.
     await notify(sidecar().url, { app, version: 'v3' })
     expect((await waitForUpdates(page, 2)).map((u) => u.deploy?.version)).toEqual(['v2', 'v3'])

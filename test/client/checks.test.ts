@@ -28,7 +28,12 @@ describe.skipIf(skipBrowserTests)('checks', () => {
     await sidecar?.close()
   })
 
-  const client = (app: string, extra: Partial<ClientTag> = {}): ClientTag => ({ src: `${sidecar.url}/client.js`, version: 'v1', app, ...extra })
+  const client = (app: string, extra: Partial<ClientTag> = {}): ClientTag => ({
+    src: `${sidecar.url}/client.js`,
+    version: 'v1',
+    app,
+    ...extra,
+  })
 
   /** Resolves with the next `/version` request the page makes to the sidecar. */
   const nextCheck = (page: Page, app: string) =>
@@ -37,7 +42,10 @@ describe.skipIf(skipBrowserTests)('checks', () => {
   it('shows the banner at once when a lazy chunk fails after a deploy, before any notify', async () => {
     const app = 'checks-chunk'
     const site: AppServer = await serve({
-      '/': appPage({ client: client(app), body: button('Open settings', "import('/assets/chunk-abc.js').then((m) => m.open())") }),
+      '/': appPage({
+        client: client(app),
+        body: button('Open settings', "import('/assets/chunk-abc.js').then((m) => m.open())"),
+      }),
       '/assets/chunk-abc.js': 'export function open() { document.body.append("settings") }\n',
     })
     const page = await browser.open(`${site.url}/`)
@@ -54,10 +62,14 @@ describe.skipIf(skipBrowserTests)('checks', () => {
   })
 
   it.each([
-    { what: 'a same-origin script', action: "document.head.append(Object.assign(document.createElement('script'), { src: '/assets/old-abc.js' }))" },
+    {
+      what: 'a same-origin script',
+      action: "document.head.append(Object.assign(document.createElement('script'), { src: '/assets/old-abc.js' }))",
+    },
     {
       what: 'a same-origin stylesheet',
-      action: "document.head.append(Object.assign(document.createElement('link'), { rel: 'stylesheet', href: '/assets/old-abc.css' }))",
+      action:
+        "document.head.append(Object.assign(document.createElement('link'), { rel: 'stylesheet', href: '/assets/old-abc.css' }))",
     },
     {
       what: "Vite's preload error",
@@ -66,7 +78,8 @@ describe.skipIf(skipBrowserTests)('checks', () => {
     },
     {
       what: "webpack's ChunkLoadError",
-      action: "Promise.reject(Object.assign(new Error('Loading chunk 42 failed. (error: /assets/42.js)'), { name: 'ChunkLoadError' }))",
+      action:
+        "Promise.reject(Object.assign(new Error('Loading chunk 42 failed. (error: /assets/42.js)'), { name: 'ChunkLoadError' }))",
       pageError: /Loading chunk 42 failed/,
     },
   ])('shows the banner at once when $what fails', async ({ action, pageError }) => {
@@ -98,13 +111,22 @@ describe.skipIf(skipBrowserTests)('checks', () => {
   })
 
   it.each([
-    { moment: 'the network comes back (online)', trigger: async (page: Page) => {
-      await page.context().setOffline(true)
-      await page.waitForFunction(() => !navigator.onLine)
-      await page.context().setOffline(false)
-    } },
-    { moment: 'the tab becomes visible (visibilitychange)', trigger: (page: Page) => page.evaluate(() => void document.dispatchEvent(new Event('visibilitychange'))) },
-    { moment: 'the window gets focus', trigger: (page: Page) => page.evaluate(() => void dispatchEvent(new FocusEvent('focus'))) },
+    {
+      moment: 'the network comes back (online)',
+      trigger: async (page: Page) => {
+        await page.context().setOffline(true)
+        await page.waitForFunction(() => !navigator.onLine)
+        await page.context().setOffline(false)
+      },
+    },
+    {
+      moment: 'the tab becomes visible (visibilitychange)',
+      trigger: (page: Page) => page.evaluate(() => void document.dispatchEvent(new Event('visibilitychange'))),
+    },
+    {
+      moment: 'the window gets focus',
+      trigger: (page: Page) => page.evaluate(() => void dispatchEvent(new FocusEvent('focus'))),
+    },
   ])('checks /version when $moment', async ({ trigger }) => {
     const app = 'checks-return'
     // A stream that delivers nothing: only a check can find the deploy.

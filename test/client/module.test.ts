@@ -66,7 +66,9 @@ window.notifier = createNotifier({
 
     await notify(sidecar.url, { app, version: 'v2' })
     expect(await page.evaluate(() => (window as unknown as ModulePage).notifier.check())).toBe(true)
-    expect(await page.evaluate(() => (window as unknown as ModulePage).updates)).toMatchObject([{ reason: 'deploy', deploy: { version: 'v2' } }])
+    expect(await page.evaluate(() => (window as unknown as ModulePage).updates)).toMatchObject([
+      { reason: 'deploy', deploy: { version: 'v2' } },
+    ])
   })
 
   it('check(href) that finds an update navigates there with a full load (a router guard)', async () => {
@@ -94,7 +96,10 @@ window.notifier = createNotifier({
     expect(await page.evaluate(() => (window as unknown as ModulePage).marker)).toBe('unsaved form')
 
     await page.evaluate(() => ((window as unknown as ModulePage).allowReload = true))
-    await Promise.all([page.waitForEvent('load', { timeout: 5000 }), navigating(page, () => void (window as unknown as ModulePage).notifier.reload())])
+    await Promise.all([
+      page.waitForEvent('load', { timeout: 5000 }),
+      navigating(page, () => void (window as unknown as ModulePage).notifier.reload()),
+    ])
     expect(await page.evaluate(() => (window as unknown as ModulePage).marker)).toBeUndefined()
   })
 })

@@ -13,7 +13,9 @@ import { waitForStreams } from './sidecars.js'
 
 const nginxBinary = findNginx()
 if (!nginxBinary && !process.env.CI) {
-  console.warn('\n!!! nginx not found: SKIPPING test/client/nginx.test.ts (set NGINX=/path/to/nginx; CI fails instead) !!!\n')
+  console.warn(
+    '\n!!! nginx not found: SKIPPING test/client/nginx.test.ts (set NGINX=/path/to/nginx; CI fails instead) !!!\n',
+  )
 }
 
 /** The sidecar's retry hint; the outage below outlasts it. */
@@ -30,7 +32,13 @@ describe.skipIf(skipBrowserTests || (!nginxBinary && !process.env.CI))('the clie
   let nginx: RunningNginx
 
   const startSidecar = async (): Promise<SidecarProcess> =>
-    (sidecar = await spawnSidecar({ PORT: String(port), NOTIFY_TOKEN: TOKEN, DATA_DIR: dataDir, RETRY_MS: String(RETRY_MS), KEEPALIVE_MS: '1000' }))
+    (sidecar = await spawnSidecar({
+      PORT: String(port),
+      NOTIFY_TOKEN: TOKEN,
+      DATA_DIR: dataDir,
+      RETRY_MS: String(RETRY_MS),
+      KEEPALIVE_MS: '1000',
+    }))
 
   const stopSidecar = async (signal: NodeJS.Signals): Promise<void> => {
     const running = sidecar
@@ -58,34 +66,42 @@ describe.skipIf(skipBrowserTests || (!nginxBinary && !process.env.CI))('the clie
     for (const dir of [root, dataDir]) if (dir) await rm(dir, { recursive: true, force: true })
   })
 
-  it('reconnects after the sidecar was down longer than the retry hint (nginx answering 502)', { timeout: 30_000 }, async () => {
-    const app = 'behind-nginx'
-    const page = await browser.open(`${nginx.url}/`)
-    const first = sidecar!
-    await waitForStreams(first.url, app, 1)
+  it(
+    'reconnects after the sidecar was down longer than the retry hint (nginx answering 502)',
+    { timeout: 30_000 },
+    async () => {
+      const app = 'behind-nginx'
+      const page = await browser.open(`${nginx.url}/`)
+      const first = sidecar!
+      await waitForStreams(first.url, app, 1)
 
-    const badGateways: number[] = []
-    let onBadGateway = (): void => {}
-    page.on('response', (response) => {
-      if (new URL(response.url()).pathname === '/deploy-notify/events' && response.status() === 502) {
-        badGateways.push(Date.now())
+      const badGateways: number[] = []
+      let onBadGateway = (): void => {}
+      page.on('response', (response) => {
+        if (new URL(response.url()).pathname === '/deploy-notify/events' && response.status() === 502) {
+          badGateways.push(Date.now())
+          onBadGateway()
+        }
+      })
+      const killedAt = Date.now()
+      await stopSidecar('SIGKILL')
+
+      // A bare EventSource stops for good at the first 502; the client tries again, and again.
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`saw ${badGateways.length} 502s from nginx within 8 s of the kill, expected 2`)),
+          8000,
+        )
+        onBadGateway = () =>
+          badGateways.length >= 2 && Date.now() - killedAt > RETRY_MS && (clearTimeout(timer), resolve())
         onBadGateway()
-      }
-    })
-    const killedAt = Date.now()
-    await stopSidecar('SIGKILL')
+      })
 
-    // A bare EventSource stops for good at the first 502; the client tries again, and again.
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`saw ${badGateways.length} 502s from nginx within 8 s of the kill, expected 2`)), 8000)
-      onBadGateway = () => badGateways.length >= 2 && Date.now() - killedAt > RETRY_MS && (clearTimeout(timer), resolve())
-      onBadGateway()
-    })
-
-    const second = await startSidecar()
-    expect(second.port).toBe(port)
-    await waitForStreams(second.url, app, 1, 12_000)
-    await notify(second.url, { app, version: 'v2', message: 'back after the outage' })
-    await banner(page).getByText('back after the outage').waitFor({ timeout: 3000 })
-  })
+      const second = await startSidecar()
+      expect(second.port).toBe(port)
+      await waitForStreams(second.url, app, 1, 12_000)
+      await notify(second.url, { app, version: 'v2', message: 'back after the outage' })
+      await banner(page).getByText('back after the outage').waitFor({ timeout: 3000 })
+    },
+  )
 })

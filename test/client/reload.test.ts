@@ -153,6 +153,9 @@ describe.skipIf(skipBrowserTests)('Reload', () => {
     await stream.next('version', 'v2')
     await notify(sidecar().url, { app, version: 'v3', message: 'three' })
     await banner(page).getByText('three').waitFor({ timeout: 5000 })
-    expect((await updates(page)).map((u) => u.deploy?.version), 'prompts of the reloaded page').toEqual(['v3'])
+    expect(
+      (await updates(page)).map((u) => u.deploy?.version),
+      'prompts of the reloaded page',
+    ).toEqual(['v3'])
   })
 })

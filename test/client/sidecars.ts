@@ -9,7 +9,10 @@ export async function waitForStreams(sidecarUrl: string, app: string, count: num
   for (;;) {
     const open = await metric(sidecarUrl, `deploy_notify_connections{app="${app}"}`)
     if (open === count) return
-    if (Date.now() > deadline) throw new Error(`expected ${count} open stream(s) of app "${app}" within ${timeoutMs} ms, the sidecar holds ${open}`)
+    if (Date.now() > deadline)
+      throw new Error(
+        `expected ${count} open stream(s) of app "${app}" within ${timeoutMs} ms, the sidecar holds ${open}`,
+      )
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
@@ -63,7 +66,8 @@ export async function startFakeSidecar(events: EventsAnswer[]): Promise<FakeSide
         response.writeHead(200, { ...cors, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
         response.write('retry: 200\n\n')
         if (answer !== 'stream') response.write(answer.frames)
-        if (current && inStream) response.write(`event: version\nid: ${current.id}\ndata: ${JSON.stringify(current)}\n\n`)
+        if (current && inStream)
+          response.write(`event: version\nid: ${current.id}\ndata: ${JSON.stringify(current)}\n\n`)
         streams.add(response)
         response.on('close', () => streams.delete(response))
       } else {
@@ -81,7 +85,13 @@ export async function startFakeSidecar(events: EventsAnswer[]): Promise<FakeSide
         'cache-control': 'no-cache',
         ...(etag && status !== 404 ? { etag } : {}),
       })
-      response.end(status === 200 ? JSON.stringify(current) : status === 404 ? JSON.stringify({ error: 'DN_ERR_NO_VERSION', message: 'none' }) : undefined)
+      response.end(
+        status === 200
+          ? JSON.stringify(current)
+          : status === 404
+            ? JSON.stringify({ error: 'DN_ERR_NO_VERSION', message: 'none' })
+            : undefined,
+      )
     } else {
       response.writeHead(404, cors).end()
       return
@@ -109,7 +119,10 @@ export async function startFakeSidecar(events: EventsAnswer[]): Promise<FakeSide
       if (statuses[path].length >= count) return Promise.resolve()
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`${path} requested ${statuses[path].length} times within ${timeoutMs} ms, expected ${count}`)),
+          () =>
+            reject(
+              new Error(`${path} requested ${statuses[path].length} times within ${timeoutMs} ms, expected ${count}`),
+            ),
           timeoutMs,
         )
         waiters.push({ path, count, resolve: () => (clearTimeout(timer), resolve()) })

@@ -38,7 +38,11 @@ describe.skipIf(skipBrowserTests)('the stream', () => {
 
   it('reconnects after a 500 and after a wrong content type', async () => {
     const app = 'stream-flaky'
-    const fake = await fakeSidecar([{ status: 500 }, { status: 200, type: 'text/plain', body: 'not a stream\n' }, 'stream'])
+    const fake = await fakeSidecar([
+      { status: 500 },
+      { status: 200, type: 'text/plain', body: 'not a stream\n' },
+      'stream',
+    ])
     fake.setCurrent(deploy(app, 'v2', 'through a flaky stream'), { version: false }) // only the stream can deliver it
 
     const page = await openApp(fake, app)

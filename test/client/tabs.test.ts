@@ -11,7 +11,8 @@ describe.skipIf(skipBrowserTests)('tabs of one app', () => {
   const serve = useAppServers()
   const sidecar = useSidecar({ RETRY_MS: '200' })
 
-  const site = (app: string) => serve({ '/': appPage({ client: { src: `${sidecar().url}/client.js`, version: 'v1', app } }) })
+  const site = (app: string) =>
+    serve({ '/': appPage({ client: { src: `${sidecar().url}/client.js`, version: 'v1', app } }) })
 
   it('hold one stream for eight tabs, and all of them show the banner', async () => {
     const app = 'tabs-eight'
@@ -35,7 +36,11 @@ describe.skipIf(skipBrowserTests)('tabs of one app', () => {
     const app = 'tabs-handover'
     const { url } = await site(app)
     const context = await browser.newContext()
-    const pages = [await browser.open(`${url}/`, context), await browser.open(`${url}/`, context), await browser.open(`${url}/`, context)]
+    const pages = [
+      await browser.open(`${url}/`, context),
+      await browser.open(`${url}/`, context),
+      await browser.open(`${url}/`, context),
+    ]
     await waitForStreams(sidecar().url, app, 1)
 
     // The first tab opened is the likely holder; whichever it was, two tabs remain and one of them takes over.

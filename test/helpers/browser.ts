@@ -23,7 +23,9 @@ const LAUNCH_ARGS = [
 
 const chromiumMissing = !existsSync(CHROMIUM)
 if (chromiumMissing && !process.env.CI) {
-  console.warn(`\n!!! ${CHROMIUM} not found: SKIPPING the browser tests in test/client/ (apt-get install chromium, or set CHROMIUM; CI fails instead) !!!\n`)
+  console.warn(
+    `\n!!! ${CHROMIUM} not found: SKIPPING the browser tests in test/client/ (apt-get install chromium, or set CHROMIUM; CI fails instead) !!!\n`,
+  )
 }
 
 /** `describe.skipIf(skipBrowserTests)`: skipped locally without chromium, never in CI. */
@@ -82,7 +84,10 @@ export function useBrowser(): BrowserHarness {
   const allowed = new Map<Page, RegExp[]>()
 
   beforeAll(async () => {
-    if (chromiumMissing) throw new Error(`chromium is required in CI: install it (apt-get install chromium) or set CHROMIUM (looked at ${CHROMIUM})`)
+    if (chromiumMissing)
+      throw new Error(
+        `chromium is required in CI: install it (apt-get install chromium) or set CHROMIUM (looked at ${CHROMIUM})`,
+      )
     browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS })
   })
 
@@ -95,7 +100,8 @@ export function useBrowser(): BrowserHarness {
     const unexpected: string[] = []
     for (const [page, messages] of errors) {
       const allow = allowed.get(page) ?? []
-      for (const message of messages) if (!allow.some((pattern) => pattern.test(message))) unexpected.push(`${page.url()}: ${message}`)
+      for (const message of messages)
+        if (!allow.some((pattern) => pattern.test(message))) unexpected.push(`${page.url()}: ${message}`)
     }
     if (failed) {
       const pages = contexts.flatMap((c) => c.pages())
@@ -176,9 +182,14 @@ export function currents(page: Page): Promise<Deploy[]> {
 /** Waits (bounded) until the page saw at least `count` updates, and returns them all. */
 export async function waitForUpdates(page: Page, count = 1, timeout = 5000): Promise<UpdateDetail[]> {
   await page
-    .waitForFunction((n) => (window as unknown as RecordingWindow).__deployNotifyTest.updates.length >= n, count, { timeout, polling: 50 })
+    .waitForFunction((n) => (window as unknown as RecordingWindow).__deployNotifyTest.updates.length >= n, count, {
+      timeout,
+      polling: 50,
+    })
     .catch(async (error: Error) => {
-      throw new Error(`expected ${count} deploy-notify:update event(s) within ${timeout} ms, got ${JSON.stringify(await updates(page))}: ${error.message}`)
+      throw new Error(
+        `expected ${count} deploy-notify:update event(s) within ${timeout} ms, got ${JSON.stringify(await updates(page))}: ${error.message}`,
+      )
     })
   return updates(page)
 }
@@ -186,9 +197,14 @@ export async function waitForUpdates(page: Page, count = 1, timeout = 5000): Pro
 /** Waits (bounded) until the page saw at least `count` up-to-date reports, and returns them all. */
 export async function waitForCurrents(page: Page, count = 1, timeout = 5000): Promise<Deploy[]> {
   await page
-    .waitForFunction((n) => (window as unknown as RecordingWindow).__deployNotifyTest.currents.length >= n, count, { timeout, polling: 50 })
+    .waitForFunction((n) => (window as unknown as RecordingWindow).__deployNotifyTest.currents.length >= n, count, {
+      timeout,
+      polling: 50,
+    })
     .catch(async (error: Error) => {
-      throw new Error(`expected ${count} deploy-notify:current event(s) within ${timeout} ms, got ${JSON.stringify(await currents(page))}: ${error.message}`)
+      throw new Error(
+        `expected ${count} deploy-notify:current event(s) within ${timeout} ms, got ${JSON.stringify(await currents(page))}: ${error.message}`,
+      )
     })
   return currents(page)
 }
@@ -251,7 +267,12 @@ export async function watchStream(page: Page): Promise<StreamWatch> {
       if (received.some(match)) return Promise.resolve()
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`the page's stream got no ${type} ${version} within ${timeoutMs} ms; got ${JSON.stringify(received)}`)),
+          () =>
+            reject(
+              new Error(
+                `the page's stream got no ${type} ${version} within ${timeoutMs} ms; got ${JSON.stringify(received)}`,
+              ),
+            ),
           timeoutMs,
         )
         waiters.push({ match, resolve: () => (clearTimeout(timer), resolve()) })

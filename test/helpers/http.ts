@@ -22,14 +22,22 @@ export async function notify(
     body: typeof body === 'string' ? body : JSON.stringify(body),
   })
   const text = await response.body.text()
-  return { status: response.statusCode, headers: response.headers, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} }
+  return {
+    status: response.statusCode,
+    headers: response.headers,
+    json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+  }
 }
 
 /** GETs a path and parses a JSON answer (an empty body gives `{}`). */
 export async function getJson(url: string, headers: Record<string, string> = {}): Promise<Answer> {
   const response = await request(url, { headers })
   const text = await response.body.text()
-  return { status: response.statusCode, headers: response.headers, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} }
+  return {
+    status: response.statusCode,
+    headers: response.headers,
+    json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+  }
 }
 
 /**

@@ -73,7 +73,10 @@ export interface RunningNginx {
  * Runs nginx in the foreground with nginx.conf filled in, proxying to `upstream`
  * (`127.0.0.1:PORT`) and serving `root`; resolves once its port accepts connections.
  */
-export async function startNginx(nginx: string, { root, upstream }: { root: string; upstream: string }): Promise<RunningNginx> {
+export async function startNginx(
+  nginx: string,
+  { root, upstream }: { root: string; upstream: string },
+): Promise<RunningNginx> {
   const runDir = await mkdtemp(join(tmpdir(), 'deploy-notify-nginx-'))
   // Started as root, nginx's workers run as `nobody`; they must reach the files they serve.
   await chmod(runDir, 0o755)
@@ -81,15 +84,18 @@ export async function startNginx(nginx: string, { root, upstream }: { root: stri
   await mkdir(join(runDir, 'conf'))
   const port = await freePort()
   const conf = join(runDir, 'conf', 'nginx.conf')
-  await writeFile(conf, fillConf(await readFile(NGINX_CONF, 'utf8'), { port, root, upstream, runDir, mimeTypes: mimeTypesOf(nginx) }))
+  await writeFile(
+    conf,
+    fillConf(await readFile(NGINX_CONF, 'utf8'), { port, root, upstream, runDir, mimeTypes: mimeTypesOf(nginx) }),
+  )
 
   const errorLogPath = join(runDir, 'error.log')
   const child = spawn(nginx, ['-p', runDir, '-c', conf, '-e', errorLogPath, '-g', 'daemon off;'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk))
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk))
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)))
   const errorLog = async (): Promise<string> => output + (await readFile(errorLogPath, 'utf8').catch(() => ''))
 

@@ -15,7 +15,8 @@ export interface ClientTag {
   url?: string
 }
 
-const escapeAttribute = (value: string): string => value.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;')
+const escapeAttribute = (value: string): string =>
+  value.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;')
 
 export function clientTag({ src, version, app, pollInterval, ui, url }: ClientTag): string {
   const attributes: [string, string | number | undefined][] = [
@@ -26,7 +27,9 @@ export function clientTag({ src, version, app, pollInterval, ui, url }: ClientTa
     ['data-ui', ui],
     ['data-url', url],
   ]
-  const written = attributes.filter(([, value]) => value !== undefined).map(([name, value]) => `${name}="${escapeAttribute(String(value))}"`)
+  const written = attributes
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => `${name}="${escapeAttribute(String(value))}"`)
   return `<script ${written.join(' ')} defer></script>`
 }
 
@@ -42,7 +45,12 @@ export interface PageOptions {
 }
 
 /** The index.html of a built single-page app that loads the client. */
-export function appPage({ client, version = client?.version ?? 'unknown', lang = 'en', body = '' }: PageOptions): string {
+export function appPage({
+  client,
+  version = client?.version ?? 'unknown',
+  lang = 'en',
+  body = '',
+}: PageOptions): string {
   return `<!doctype html>
 <html lang="${escapeAttribute(lang)}">
 <head><meta charset="utf-8"><title>app ${escapeAttribute(version)}</title>
@@ -57,7 +65,8 @@ ${body}
 }
 
 /** What a path answers: a body (200, type from the extension), a bare status, or both. */
-export type FileAnswer = string | number | { status?: number; body?: string; type?: string; headers?: Record<string, string> }
+export type FileAnswer =
+  string | number | { status?: number; body?: string; type?: string; headers?: Record<string, string> }
 
 const TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',
@@ -89,8 +98,16 @@ export async function startAppServer(files: Record<string, FileAnswer>): Promise
     const path = new URL(request.url ?? '/', 'http://app').pathname
     counts.set(path, (counts.get(path) ?? 0) + 1)
     const answer = answers.get(path === '/index.html' ? '/' : path) ?? 404
-    const { status = 200, body = '', type, headers = {} } =
-      typeof answer === 'string' ? { body: answer } : typeof answer === 'number' ? { status: answer, body: `${answer}\n`, type: 'text/plain' } : answer
+    const {
+      status = 200,
+      body = '',
+      type,
+      headers = {},
+    } = typeof answer === 'string'
+      ? { body: answer }
+      : typeof answer === 'number'
+        ? { status: answer, body: `${answer}\n`, type: 'text/plain' }
+        : answer
     // A path without an extension is a page (a route of the app).
     const extension = /\.(\w+)$/.exec(path)?.[1] ?? 'html'
     response.writeHead(status, {

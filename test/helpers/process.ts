@@ -28,7 +28,10 @@ function requireBuild(): void {
 /** Runs the built CLI to completion, as CI would, bounded by `timeoutMs`. */
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 10_000): Promise<Exit> {
   requireBuild()
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   return collect(child, timeoutMs)
 }
 
@@ -45,7 +48,10 @@ export interface CliProcess {
 /** Starts the built CLI without waiting for it, bounded by `timeoutMs`. */
 export function startCli(args: string[], env: Record<string, string> = {}, timeoutMs = 10_000): CliProcess {
   requireBuild()
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let text = ''
   const waiters = new Set<() => void>()
   const exited = collect(child, timeoutMs, (all) => {
@@ -55,7 +61,10 @@ export function startCli(args: string[], env: Record<string, string> = {}, timeo
   exited.catch(() => {}) // the test awaits it; an early rejection must not go unhandled meanwhile
   const printed = (pattern: RegExp, waitMs = 5000) =>
     new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => (waiters.delete(check), reject(new Error(`no ${pattern} within ${waitMs} ms; output:\n${text}`))), waitMs)
+      const timer = setTimeout(
+        () => (waiters.delete(check), reject(new Error(`no ${pattern} within ${waitMs} ms; output:\n${text}`))),
+        waitMs,
+      )
       const check = () => {
         if (!pattern.test(text)) return
         clearTimeout(timer)
@@ -71,8 +80,8 @@ export function startCli(args: string[], env: Record<string, string> = {}, timeo
 function collect(child: ChildProcess, timeoutMs: number, onOutput?: (text: string) => void): Promise<Exit> {
   let stdout = ''
   let stderr = ''
-  child.stdout?.on('data', (chunk: Buffer) => ((stdout += chunk), onOutput?.(stdout + stderr)))
-  child.stderr?.on('data', (chunk: Buffer) => ((stderr += chunk), onOutput?.(stdout + stderr)))
+  child.stdout?.on('data', (chunk: Buffer) => ((stdout += chunk.toString()), onOutput?.(stdout + stderr)))
+  child.stderr?.on('data', (chunk: Buffer) => ((stderr += chunk.toString()), onOutput?.(stdout + stderr)))
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
@@ -107,7 +116,9 @@ export async function spawnSidecar(env: Record<string, string>, lifetimeMs = 60_
   const port = await Promise.race([
     listening,
     failed,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`sidecar not listening within 10 s:\n${text}`)), 10_000)),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`sidecar not listening within 10 s:\n${text}`)), 10_000),
+    ),
   ])
   return { child, port, url: `http://127.0.0.1:${port}`, output: () => text, exited }
 }

@@ -8,7 +8,8 @@ const commandNames = (chunk: Buffer): string[] =>
   [...chunk.toString('latin1').matchAll(/\*\d+\r\n\$\d+\r\n([A-Za-z]+)\r\n/g)].map((m) => m[1]!.toUpperCase())
 
 /** The name a connection gives itself with `CLIENT SETNAME`, if this chunk does. */
-const clientName = (chunk: Buffer): string | undefined => /SETNAME\r\n\$\d+\r\n([^\r]*)\r\n/i.exec(chunk.toString('latin1'))?.[1]
+const clientName = (chunk: Buffer): string | undefined =>
+  /SETNAME\r\n\$\d+\r\n([^\r]*)\r\n/i.exec(chunk.toString('latin1'))?.[1]
 
 /**
  * One replica's network path to Redis, which a test can cut: a TCP relay on a free loopback

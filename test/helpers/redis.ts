@@ -21,7 +21,9 @@ export const REDIS_SERVER = findRedisServer()
  */
 export function skipWithoutRedis(file: string): boolean {
   if (REDIS_SERVER || process.env.CI) return false
-  console.warn(`\n!!! redis-server not found: SKIPPING ${file} (set REDIS_SERVER=/path/to/redis-server; CI fails instead) !!!\n`)
+  console.warn(
+    `\n!!! redis-server not found: SKIPPING ${file} (set REDIS_SERVER=/path/to/redis-server; CI fails instead) !!!\n`,
+  )
   return true
 }
 
@@ -50,7 +52,8 @@ export class RedisServer {
 
   /** A server on a free port, not started yet (for "Redis down at start"). */
   static async create(binary = REDIS_SERVER): Promise<RedisServer> {
-    if (!binary) throw new Error('redis-server is required (CI installs it; apt-get install redis-server, or set REDIS_SERVER)')
+    if (!binary)
+      throw new Error('redis-server is required (CI installs it; apt-get install redis-server, or set REDIS_SERVER)')
     return new RedisServer(binary, await freePort(), await mkdtemp(join(tmpdir(), 'deploy-notify-redis-')))
   }
 
@@ -66,7 +69,9 @@ export class RedisServer {
   async start(): Promise<void> {
     if (this.running) throw new Error(`redis-server on ${this.port} is already running`)
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes']
-    const child = spawn(this.binary, [...args, '--dir', this.dir, '--daemonize', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(this.binary, [...args, '--dir', this.dir, '--daemonize', 'no'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     this.#child = child
     const keep = (chunk: Buffer) => (this.#output = (this.#output + chunk.toString()).slice(-4000))
     child.stdout?.on('data', keep)
@@ -79,7 +84,9 @@ export class RedisServer {
       if (!this.running) throw new Error(`redis-server on ${this.port} exited at start:\n${this.#output}`)
       if (Date.now() > deadline) {
         await this.stop()
-        throw new Error(`redis-server on ${this.port} did not answer PING within ${START_TIMEOUT_MS} ms:\n${this.#output}`)
+        throw new Error(
+          `redis-server on ${this.port} did not answer PING within ${START_TIMEOUT_MS} ms:\n${this.#output}`,
+        )
       }
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
@@ -102,7 +109,11 @@ export class RedisServer {
 
   /** Sends one command on a connection of the test's own, e.g. `command('CLIENT', 'KILL', 'TYPE', 'pubsub')`. */
   async command(...args: (string | number)[]): Promise<unknown> {
-    const client = new Redis(this.port, '127.0.0.1', { lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null })
+    const client = new Redis(this.port, '127.0.0.1', {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    })
     client.on('error', () => {}) // the command's promise carries the failure
     try {
       await client.connect()

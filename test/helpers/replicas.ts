@@ -61,4 +61,5 @@ export const deploysOf = (stream: Subscriber): string[] =>
   stream.received.filter((event) => event.type === 'deploy').map((event) => event.data.version)
 
 /** The status `/healthz` answers. */
-export const health = async (replica: SidecarProcess): Promise<number> => (await getJson(`${replica.url}/healthz`)).status
+export const health = async (replica: SidecarProcess): Promise<number> =>
+  (await getJson(`${replica.url}/healthz`)).status

@@ -25,10 +25,7 @@ export interface TestSidecar {
  * Starts the real app on a free loopback port with a fresh data dir (or the given one).
  * Settings are environment variables, as users give them.
  */
-export async function startTestSidecar(
-  env: Record<string, string> = {},
-  dataDir?: string,
-): Promise<TestSidecar> {
+export async function startTestSidecar(env: Record<string, string> = {}, dataDir?: string): Promise<TestSidecar> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'deploy-notify-test-')))
   const config = loadConfig({ NOTIFY_TOKEN: TOKEN, DATA_DIR: dir, PORT: '0', HOST: '127.0.0.1', ...env })
   const store = await openFileStore(config.dataDir)

@@ -42,7 +42,11 @@ export class Subscriber {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no open on ${url.href} within 5 s`)), 5000)
       subscriber.source.addEventListener('open', () => (clearTimeout(timer), resolve()), { once: true })
-      subscriber.source.addEventListener('error', (e) => (clearTimeout(timer), reject(new Error(`stream error: ${e.message ?? e.code}`))), { once: true })
+      subscriber.source.addEventListener(
+        'error',
+        (e) => (clearTimeout(timer), reject(new Error(`stream error: ${e.message ?? e.code}`))),
+        { once: true },
+      )
     })
     return subscriber
   }
@@ -54,7 +58,10 @@ export class Subscriber {
     if (seen) return Promise.resolve(seen)
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`no ${type} ${version ?? ''} event within ${timeoutMs} ms; got ${JSON.stringify(this.received)}`)),
+        () =>
+          reject(
+            new Error(`no ${type} ${version ?? ''} event within ${timeoutMs} ms; got ${JSON.stringify(this.received)}`),
+          ),
         timeoutMs,
       )
       this.#waiters.push({ match, resolve: (r) => (clearTimeout(timer), resolve(r)) })

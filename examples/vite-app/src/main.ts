@@ -12,7 +12,9 @@ main.innerHTML = `
 main.querySelector('[data-testid="version"]')!.textContent = version
 
 const report = main.querySelector<HTMLElement>('#report')!
-main.querySelector('#open-report')!.addEventListener('click', async () => {
+main.querySelector('#open-report')!.addEventListener('click', () => void openReport())
+
+async function openReport(): Promise<void> {
   try {
     // A chunk of its own, with a hashed name that changes with every version: after a deploy
     // the old one is gone, and this import fails. deploy-notify sees Vite's vite:preloadError
@@ -22,9 +24,11 @@ main.querySelector('#open-report')!.addEventListener('click', async () => {
   } catch {
     report.textContent = 'The report could not be loaded.'
   }
-})
+}
 
 // The worker only answers SKIP_WAITING here, so that Reload can hand over to a new one.
 if ('serviceWorker' in navigator) {
-  navigator.serviceWorker.register('/sw.js').catch((error: unknown) => console.warn('service worker not registered', error))
+  navigator.serviceWorker
+    .register('/sw.js')
+    .catch((error: unknown) => console.warn('service worker not registered', error))
 }
