@@ -32,4 +32,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # What `npm start` runs, minus its prestart build (the image has no dev dependencies), and
 # without npm in between, so SIGTERM reaches the sidecar and it shuts down cleanly.
-CMD ["node", "dist/server/cli.js", "serve"]
+CMD ["node", "dist/cli/cli.js", "serve"]

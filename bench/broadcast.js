@@ -73,7 +73,7 @@ if (!['auto', 'on', 'off'].includes(values.pin)) throw new Error('--pin must be 
 opts.affinity = planAffinity(values.pin)
 if (opts.perProcess > 15000) throw new Error('--per-process above 15000 risks the 20,000 open-file limit')
 
-const sidecarCli = fileURLToPath(new URL('../dist/server/cli.js', import.meta.url))
+const sidecarCli = fileURLToPath(new URL('../dist/cli/cli.js', import.meta.url))
 const targets = [
   { name: 'baseline', script: fileURLToPath(new URL('./baseline-server.js', import.meta.url)), args: [] },
   { name: 'sidecar', script: sidecarCli, args: ['serve'] },

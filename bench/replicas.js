@@ -21,7 +21,7 @@ import { sorted, summarize } from './stats.js'
 export const MAX_STREAMS_PER_REPLICA = 15000
 
 const token = randomBytes(16).toString('hex')
-const sidecarCli = fileURLToPath(new URL('../dist/server/cli.js', import.meta.url))
+const sidecarCli = fileURLToPath(new URL('../dist/cli/cli.js', import.meta.url))
 const now = () => performance.timeOrigin + performance.now()
 
 const freePort = () =>

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net'
-import type { Deploy } from './deploy.js'
+import type { Deploy } from '../contract/deploy.js'
 import { eventFrame, keepaliveFrame } from './sse.js'
 
 /**

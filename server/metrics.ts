@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { Deploy } from './deploy.js'
+import type { Deploy } from '../contract/deploy.js'
 import type { Hub } from './hub.js'
 import type { Store } from './store/store.js'
 import { boundedVersions, MAX_VERSIONS, OTHER_VERSIONS } from './status.js'

@@ -4,7 +4,7 @@
  * (notify schema), so none of them can hold the CR or LF that would start a new field here.
  */
 
-import type { Deploy } from './deploy.js'
+import type { Deploy } from '../contract/deploy.js'
 
 /** One dispatched event: `event`, `id` and one `data` line of JSON, ended by a blank line. */
 export function eventFrame(event: 'deploy' | 'version', deploy: Deploy): Buffer {

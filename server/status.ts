@@ -1,4 +1,4 @@
-import type { Deploy } from './deploy.js'
+import type { Deploy } from '../contract/deploy.js'
 import type { Store } from './store/store.js'
 
 /**

@@ -11,7 +11,7 @@ import { loadConfig } from '../server/config.js'
 // what it copies exists, what it runs starts, answers its health check and stops cleanly.
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const BUILT_CLI = join(ROOT, 'dist/server/cli.js')
+const BUILT_CLI = join(ROOT, 'dist/cli/cli.js')
 
 interface Instruction {
   keyword: string
@@ -226,7 +226,7 @@ describe('Dockerfile', () => {
     }
     for (const path of [
       'node_modules/fastify/package.json',
-      'dist/server/cli.js',
+      'dist/cli/cli.js',
       'data/state.json',
       '.git/HEAD',
       'npm-debug.log',

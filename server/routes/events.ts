@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config.js'
-import { appSchema, DEFAULT_APP, versionSchema, type Deploy } from '../deploy.js'
+import { DEFAULT_APP, type Deploy } from '../../contract/deploy.js'
+import { appSchema, versionSchema } from '../../contract/fields.js'
 import { TooManyStreamsError } from '../errors.js'
 import type { Hub } from '../hub.js'
 import { jitteredRetry, openEventStream } from '../event-stream.js'

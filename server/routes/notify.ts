@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
-import { appSchema, DEFAULT_APP, messageSchema, sequenceSchema, versionSchema, type DeployRequest } from '../deploy.js'
+import { DEFAULT_APP, type DeployRequest } from '../../contract/deploy.js'
+import { fields } from '../../contract/fields.js'
 import { LoopbackOnlyError, StaleSequenceError, StoreUnavailableError, UnauthorizedError } from '../errors.js'
 import type { Hub } from '../hub.js'
 import { StoreError, type Store } from '../store/store.js'
@@ -14,11 +15,11 @@ const bodySchema = {
   required: ['version'],
   additionalProperties: false,
   properties: {
-    version: versionSchema,
-    app: appSchema,
-    message: messageSchema,
-    mandatory: { type: 'boolean' },
-    sequence: sequenceSchema,
+    version: fields.version.schema,
+    app: fields.app.schema,
+    message: fields.message.schema,
+    mandatory: fields.mandatory.schema,
+    sequence: fields.sequence.schema,
   },
 } as const
 

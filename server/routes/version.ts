@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { appSchema, DEFAULT_APP, type Deploy } from '../deploy.js'
+import { DEFAULT_APP, type Deploy } from '../../contract/deploy.js'
+import { appSchema } from '../../contract/fields.js'
 import { NoVersionError } from '../errors.js'
 import { etagOf, matchesEtag } from '../etag.js'
 import type { Store } from '../store/store.js'

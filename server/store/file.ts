@@ -1,6 +1,6 @@
 import { mkdir, open, readFile, rename, access, constants } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Deploy, DeployRequest } from '../deploy.js'
+import type { Deploy, DeployRequest } from '../../contract/deploy.js'
 import { decide, HISTORY_LENGTH, StoreError, withDeploy, type PublishOutcome, type Store } from './store.js'
 
 const FORMAT = 1

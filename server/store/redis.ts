@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis'
-import type { Deploy, DeployRequest } from '../deploy.js'
+import type { Deploy, DeployRequest } from '../../contract/deploy.js'
 import { decide, HISTORY_LENGTH, StoreError, withDeploy, type PublishOutcome, type Store } from './store.js'
 
 const PREFIX = 'deploy-notify:'

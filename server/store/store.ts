@@ -1,4 +1,4 @@
-import type { Deploy, DeployRequest } from '../deploy.js'
+import type { Deploy, DeployRequest } from '../../contract/deploy.js'
 
 /** Deploys kept per app for `/status`: enough to see the last weeks of a busy app, small to write. */
 export const HISTORY_LENGTH = 20

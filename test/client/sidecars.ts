@@ -1,6 +1,6 @@
 import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Deploy } from '../../server/deploy.js'
+import type { Deploy } from '../../contract/deploy.js'
 import { metric } from '../helpers/http.js'
 
 /** Waits (bounded) until the real sidecar holds exactly `count` streams of `app`, by its /metrics. */

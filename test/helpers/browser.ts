@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll } from 'vitest'
-import type { Deploy } from '../../server/deploy.js'
+import type { Deploy } from '../../contract/deploy.js'
 
 /**
  * The browser the client is tested in: Debian's chromium, driven by playwright-core. Never a

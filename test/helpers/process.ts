@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-export const CLI = fileURLToPath(new URL('../../dist/server/cli.js', import.meta.url))
+export const CLI = fileURLToPath(new URL('../../dist/cli/cli.js', import.meta.url))
 
 export interface Exit {
   code: number | null

@@ -1,6 +1,6 @@
 import { EventSource } from 'eventsource'
 import { fetch } from 'undici'
-import type { Deploy } from '../../server/deploy.js'
+import type { Deploy } from '../../contract/deploy.js'
 
 export interface Received {
   type: string

@@ -1,11 +1,8 @@
-import { ask, describeAnswer, describeNetworkError, sidecarEndpoint, sleep, type Answer } from './http.js'
-import { readCommandLine, UsageError } from './usage.js'
+import { ask, describeAnswer, describeNetworkError, sidecarEndpoint, sleep, type Answer } from './sidecar-request.js'
+import { readCommandLine, UsageError } from './command-line.js'
+import { EXIT } from './exit-codes.js'
 
 /** Exit codes, so CI can tell "fix the request" (1) from "the sidecar is down" (3). */
-export const EXIT_ACCEPTED = 0
-export const EXIT_REJECTED = 1
-export const EXIT_USAGE = 2 // thrown as UsageError; cli.ts maps it to 2
-export const EXIT_UNREACHABLE = 3
 
 export const notifyHelp = `Usage: deploy-notify notify --url URL --version V [options]
 
@@ -23,10 +20,10 @@ callers only). Network errors and 5xx answers are retried with backoff until --t
   -h, --help          show this help
 
 Exit codes:
-  ${EXIT_ACCEPTED}  accepted (or the version was already current)
-  ${EXIT_REJECTED}  rejected by the sidecar (4xx: wrong token, invalid field, stale sequence)
-  ${EXIT_USAGE}  usage error
-  ${EXIT_UNREACHABLE}  unreachable: network errors or 5xx until --timeout ran out
+  ${EXIT.done}  accepted (or the version was already current)
+  ${EXIT.refused}  rejected by the sidecar (4xx: wrong token, invalid field, stale sequence)
+  ${EXIT.usage}  usage error
+  ${EXIT.unreachable}  unreachable: network errors or 5xx until --timeout ran out
 `
 
 /** One attempt may not eat the whole budget, so a hung connection still leaves room to retry. */
@@ -47,7 +44,7 @@ export async function notify(args: string[], env: NodeJS.ProcessEnv): Promise<nu
     mandatory: { type: 'boolean' },
   } as const
   const values = readCommandLine(args, options, notifyHelp)
-  if (!values) return EXIT_ACCEPTED
+  if (!values) return EXIT.done
   const { url, version, app, message, mandatory, sequence, timeout = '60s' } = values
   if (url === undefined || version === undefined)
     throw new UsageError(`notify needs --url and --version\n\n${notifyHelp}`)
@@ -84,7 +81,7 @@ async function announceDeploy(endpoint: URL, request: RequestInit, timeout: stri
       process.stderr.write(
         `deploy-notify: could not reach ${endpoint} within ${timeout} (${attempts}); last error: ${failure}\n`,
       )
-      return EXIT_UNREACHABLE
+      return EXIT.unreachable
     }
     process.stderr.write(`deploy-notify: attempt ${attempt} failed (${failure}); retrying in ${Math.round(delay)} ms\n`)
     await sleep(delay)
@@ -117,12 +114,12 @@ function reportAnswer(answer: Answer): number {
     process.stdout.write(
       `deploy-notify: deployed app "${app}" version "${version}" (id ${id}), delivered to ${pages}\n`,
     )
-    return EXIT_ACCEPTED
+    return EXIT.done
   }
   if (status === 200 && body.unchanged === true) {
     process.stdout.write(`deploy-notify: unchanged: app "${app}" is already at version "${version}" (id ${id})\n`)
-    return EXIT_ACCEPTED
+    return EXIT.done
   }
   process.stderr.write(`deploy-notify: the sidecar rejected the deploy: ${status} ${describeAnswer(answer)}\n`)
-  return EXIT_REJECTED
+  return EXIT.refused
 }

@@ -1,11 +1,7 @@
-import type { AppStatus, Status } from '../status.js'
-import { ask, describeAnswer, describeNetworkError, sidecarEndpoint, sleep } from './http.js'
-import { readCommandLine, UsageError } from './usage.js'
-
-export const EXIT_SHOWN = 0
-export const EXIT_REFUSED = 1
-export const EXIT_USAGE = 2 // thrown as UsageError; cli.ts maps it to 2
-export const EXIT_UNREACHABLE = 3
+import type { AppStatus, Status } from '../server/status.js'
+import { ask, describeAnswer, describeNetworkError, sidecarEndpoint, sleep } from './sidecar-request.js'
+import { readCommandLine, UsageError } from './command-line.js'
+import { EXIT } from './exit-codes.js'
 
 export const statusHelp = `Usage: deploy-notify status --url URL [--app NAME] [--json]
 
@@ -18,10 +14,10 @@ deployed, and how many pages are open, in total and by the version they run.
   -h, --help  show this help
 
 Exit codes:
-  ${EXIT_SHOWN}  shown
-  ${EXIT_REFUSED}  the sidecar answered, but not 200 with a status
-  ${EXIT_USAGE}  usage error
-  ${EXIT_UNREACHABLE}  unreachable: no answer, also after one retry
+  ${EXIT.done}  shown
+  ${EXIT.refused}  the sidecar answered, but not 200 with a status
+  ${EXIT.usage}  usage error
+  ${EXIT.unreachable}  unreachable: no answer, also after one retry
 `
 
 const ATTEMPT_TIMEOUT_MS = 5_000
@@ -53,7 +49,7 @@ export async function readStatus(endpoint: URL, timeoutMs: number): Promise<Stat
 export async function status(args: string[], _env: NodeJS.ProcessEnv): Promise<number> {
   const options = { url: { type: 'string' }, app: { type: 'string' }, json: { type: 'boolean' } } as const
   const values = readCommandLine(args, options, statusHelp)
-  if (!values) return EXIT_SHOWN
+  if (!values) return EXIT.done
   if (values.url === undefined) throw new UsageError(`status needs --url\n\n${statusHelp}`)
   const endpoint = sidecarEndpoint(values.url, '/status')
 
@@ -65,27 +61,27 @@ export async function status(args: string[], _env: NodeJS.ProcessEnv): Promise<n
   }
   if (answer.kind === 'unreachable') {
     process.stderr.write(`deploy-notify: could not reach ${endpoint} (2 attempts); last error: ${answer.reason}\n`)
-    return EXIT_UNREACHABLE
+    return EXIT.unreachable
   }
   if (answer.kind === 'refused') {
     process.stderr.write(`deploy-notify: ${endpoint} answered ${answer.reason}\n`)
-    return EXIT_REFUSED
+    return EXIT.refused
   }
 
   const { apps, time } = answer.status
   const selected = values.app === undefined ? apps : pick(apps, values.app)
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ apps: selected, time }, null, 2)}\n`)
-    return EXIT_SHOWN
+    return EXIT.done
   }
   const names = values.app === undefined ? Object.keys(selected) : [values.app]
   if (names.length === 0) {
     process.stdout.write('No app yet: no deploy was notified and no page is open.\n')
-    return EXIT_SHOWN
+    return EXIT.done
   }
   const rows = names.map((name) => appRow(name, selected[name] ?? emptyApp, Date.parse(time)))
   process.stdout.write(table([['APP', 'VERSION', 'DEPLOYED', 'PAGES', 'BY VERSION'], ...rows]))
-  return EXIT_SHOWN
+  return EXIT.done
 }
 
 const emptyApp: AppStatus = { current: null, history: [], streams: { total: 0, versions: {} }, samples: [] }

@@ -1,7 +1,7 @@
-import { ConfigError, flagName, loadConfig, settingNames, type SettingName } from '../config.js'
-import { closeOnSignals, startSidecar } from '../main.js'
-import { StoreError } from '../store/store.js'
-import { StartError, readCommandLine, UsageError } from './usage.js'
+import { ConfigError, flagName, loadConfig, settingNames, type SettingName } from '../server/config.js'
+import { closeOnSignals, startSidecar } from '../server/main.js'
+import { StoreError } from '../server/store/store.js'
+import { StartError, readCommandLine, UsageError } from './command-line.js'
 
 export const serveHelp = `Usage: deploy-notify serve [options]
 

@@ -1,15 +1,11 @@
-import { OTHER_VERSIONS, type AppStatus } from '../status.js'
-import { sidecarEndpoint, sleep } from './http.js'
-import { parseDuration } from './notify.js'
-import { readStatus } from './status.js'
-import { readCommandLine, UsageError } from './usage.js'
+import { OTHER_VERSIONS, type AppStatus } from '../server/status.js'
+import { sidecarEndpoint, sleep } from './sidecar-request.js'
+import { parseDuration } from './notify-command.js'
+import { readStatus } from './status-command.js'
+import { readCommandLine, UsageError } from './command-line.js'
+import { EXIT } from './exit-codes.js'
 
 /** Exit codes; 4 lets CI tell "still in use, keep the assets" from a broken call. */
-export const EXIT_DRAINED = 0
-export const EXIT_REFUSED = 1
-export const EXIT_USAGE = 2 // thrown as UsageError; cli.ts maps it to 2
-export const EXIT_UNREACHABLE = 3
-export const EXIT_TIMED_OUT = 4
 
 export const waitDrainedHelp = `Usage: deploy-notify wait-drained --url URL --app NAME (--version V | --all-old) --timeout DURATION [--interval DURATION]
 
@@ -30,11 +26,11 @@ most-run versions of an app the sidecar counts the rest as "other"; while V is n
 name, those pages may run it, so they keep the wait going.
 
 Exit codes:
-  ${EXIT_DRAINED}  drained: no open page runs it
-  ${EXIT_REFUSED}  refused: the sidecar answered 4xx, knows no such app, or (--all-old) knows no current version
-  ${EXIT_USAGE}  usage error
-  ${EXIT_UNREACHABLE}  unreachable: no answer from the sidecar before --timeout
-  ${EXIT_TIMED_OUT}  timed out: pages still run it (the message says how many)
+  ${EXIT.done}  drained: no open page runs it
+  ${EXIT.refused}  refused: the sidecar answered 4xx, knows no such app, or (--all-old) knows no current version
+  ${EXIT.usage}  usage error
+  ${EXIT.unreachable}  unreachable: no answer from the sidecar before --timeout
+  ${EXIT.timeout}  timed out: pages still run it (the message says how many)
 `
 
 const DEFAULT_INTERVAL = '5s'
@@ -63,7 +59,7 @@ export async function waitDrained(args: string[], _env: NodeJS.ProcessEnv): Prom
     'all-old': { type: 'boolean' },
   } as const
   const values = readCommandLine(args, options, waitDrainedHelp)
-  if (!values) return EXIT_DRAINED
+  if (!values) return EXIT.done
   const { url, app, version, timeout, interval = DEFAULT_INTERVAL } = values
   if (url === undefined || app === undefined || timeout === undefined) {
     throw new UsageError(`wait-drained needs --url, --app and --timeout\n\n${waitDrainedHelp}`)
@@ -84,7 +80,7 @@ export async function waitDrained(args: string[], _env: NodeJS.ProcessEnv): Prom
     const answer = await readStatus(endpoint, Math.min(MAX_ATTEMPT_MS, Math.max(MIN_ATTEMPT_MS, deadline - Date.now())))
     if (answer.kind === 'refused' && answer.httpStatus < 500) {
       process.stderr.write(`deploy-notify: ${endpoint} answered ${answer.reason}\n`)
-      return EXIT_REFUSED
+      return EXIT.refused
     }
     if (answer.kind === 'status') {
       failure = undefined
@@ -94,17 +90,17 @@ export async function waitDrained(args: string[], _env: NodeJS.ProcessEnv): Prom
         process.stderr.write(
           `deploy-notify: the sidecar knows no app "${app}" (no deploy, no open page); check --app\n`,
         )
-        return EXIT_REFUSED
+        return EXIT.refused
       }
       if ('allOld' in target && entry.current === null) {
         process.stderr.write(`deploy-notify: app "${app}" has no current version, so none is old; use --version\n`)
-        return EXIT_REFUSED
+        return EXIT.refused
       }
       const holdouts = findHoldouts(entry, target)
       if (holdouts.count === 0) {
         const drained = 'version' in target ? what : `a version other than the current "${entry.current?.version}"`
         process.stdout.write(`deploy-notify: drained: no open page of app "${app}" runs ${drained}\n`)
-        return EXIT_DRAINED
+        return EXIT.done
       }
       if (holdouts.description !== last?.description) {
         process.stderr.write(`deploy-notify: waiting: ${holdouts.description}\n`)
@@ -123,11 +119,11 @@ export async function waitDrained(args: string[], _env: NodeJS.ProcessEnv): Prom
 
   if (last === undefined) {
     process.stderr.write(`deploy-notify: could not reach ${endpoint} within ${timeout}; last error: ${failure}\n`)
-    return EXIT_UNREACHABLE
+    return EXIT.unreachable
   }
   const since = failure === undefined ? '' : ` (at the last answer; since then: ${failure})`
   process.stderr.write(`deploy-notify: timed out after ${timeout}: ${last.description}${since}\n`)
-  return EXIT_TIMED_OUT
+  return EXIT.timeout
 }
 
 /** The pages of `app` that run the target version(s), by the sidecar's count. */

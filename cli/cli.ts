@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
-import { StartError, UsageError } from './commands/usage.js'
+import { StartError, UsageError } from './command-line.js'
+import { EXIT } from './exit-codes.js'
 
 const help = `Usage: deploy-notify <command> [options]
 
@@ -23,11 +24,11 @@ Exit codes: 0 done, 1 refused (bad state at start, a 4xx answer), 2 usage error,
 
 /** Each command is loaded on use, so `notify` in CI does not load Fastify. `serve` resolves once listening. */
 const commands: Record<string, () => Promise<(args: string[], env: NodeJS.ProcessEnv) => Promise<unknown>>> = {
-  serve: async () => (await import('./commands/serve.js')).serve,
-  notify: async () => (await import('./commands/notify.js')).notify,
-  status: async () => (await import('./commands/status.js')).status,
-  'wait-drained': async () => (await import('./commands/wait-drained.js')).waitDrained,
-  stamp: async () => (await import('./commands/stamp.js')).stamp,
+  serve: async () => (await import('./serve-command.js')).serve,
+  notify: async () => (await import('./notify-command.js')).notify,
+  status: async () => (await import('./status-command.js')).status,
+  'wait-drained': async () => (await import('./wait-drained-command.js')).waitDrained,
+  stamp: async () => (await import('./stamp-command.js')).stamp,
 }
 
 /** Runs one command; resolves to the process exit code (or never, for a running server). */
@@ -45,13 +46,13 @@ async function main(argv: string[]): Promise<number> {
         version: string
       }
       process.stdout.write(`${pkg.version}\n`)
-      return 0
+      return EXIT.done
     }
     case '-h':
     case '--help':
     case 'help':
       process.stdout.write(help)
-      return 0
+      return EXIT.done
     case undefined:
       throw new UsageError(`a command is needed\n\n${help}`)
     default:
@@ -66,7 +67,7 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     const known = error instanceof UsageError || error instanceof StartError
     process.stderr.write(`deploy-notify: ${known ? error.message : String((error as Error).stack ?? error)}\n`)
-    // 1 is a refusal (bad state, a rejected notify), 2 a usage error, 70 a bug (EX_SOFTWARE).
-    process.exitCode = error instanceof UsageError ? 2 : error instanceof StartError ? 1 : 70
+    process.exitCode =
+      error instanceof UsageError ? EXIT.usage : error instanceof StartError ? EXIT.refused : EXIT.internal
   },
 )

@@ -4,7 +4,8 @@
  * `deploy-notify stamp` and the Vite plugin; neither reparses HTML, so everything outside the
  * one tag stays byte for byte as the bundler wrote it.
  */
-import { appSchema, DEFAULT_APP, versionSchema } from './deploy.js'
+import { DEFAULT_APP } from '../contract/deploy.js'
+import { fields, followsRule } from '../contract/fields.js'
 
 /** The build cannot be stamped as asked (no tag, several tags, a bad value); the message says why. */
 export class StampError extends Error {
@@ -41,17 +42,12 @@ export interface VersionInfo {
 
 /** The same rules as `POST /notify`, so a stamped version can always be announced. */
 export function checkVersion(version: string, option = '--version'): string {
-  if (version.length > versionSchema.maxLength || !new RegExp(versionSchema.pattern).test(version)) {
-    throw new StampError(
-      `${option} "${version}" must be 1-128 printable ASCII characters without leading or trailing spaces`,
-    )
-  }
+  if (!followsRule('version', version)) throw new StampError(`${option} "${version}" ${fields.version.rule}`)
   return version
 }
 
 export function checkApp(app: string, option = '--app'): string {
-  if (!new RegExp(appSchema.pattern).test(app))
-    throw new StampError(`${option} "${app}" must be 1-64 of A-Z a-z 0-9 . _ -`)
+  if (!followsRule('app', app)) throw new StampError(`${option} "${app}" ${fields.app.rule}`)
   return app
 }
 

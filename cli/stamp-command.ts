@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
-import { gitCommit, nearestPackage } from '../build-version.js'
-import { checkApp, checkVersion, clientUrl, StampError, stampHtml, versionJson } from '../stamp.js'
-import { readCommandLine, UsageError } from './usage.js'
-
-export const EXIT_STAMPED = 0
-export const EXIT_NOT_STAMPED = 1
+import { gitCommit, nearestPackage } from '../build/version-source.js'
+import { checkApp, checkVersion, clientUrl, StampError, stampHtml, versionJson } from '../build/stamp.js'
+import { readCommandLine, UsageError } from './command-line.js'
+import { EXIT } from './exit-codes.js'
 
 export const stampHelp = `Usage: deploy-notify stamp --dist DIR [--version V] [--app NAME] [--sidecar URL]
 
@@ -24,8 +22,8 @@ DIR/index.html. The rest of index.html is left as it is. Running it again change
   -h, --help       show this help
 
 Exit codes:
-  ${EXIT_STAMPED}  stamped (or already stamped)
-  ${EXIT_NOT_STAMPED}  DIR or DIR/index.html is missing, or index.html has no client tag (or several)
+  ${EXIT.done}  stamped (or already stamped)
+  ${EXIT.refused}  DIR or DIR/index.html is missing, or index.html has no client tag (or several)
   2  usage error
 `
 
@@ -33,7 +31,7 @@ Exit codes:
 export async function stamp(args: string[], _env: NodeJS.ProcessEnv): Promise<number> {
   const string = { type: 'string' } as const
   const values = readCommandLine(args, { dist: string, version: string, app: string, sidecar: string }, stampHelp)
-  if (!values) return EXIT_STAMPED
+  if (!values) return EXIT.done
   if (values.dist === undefined) throw new UsageError(`stamp needs --dist\n\n${stampHelp}`)
   const version = values.version ?? (await defaultVersion())
   try {
@@ -48,11 +46,11 @@ export async function stamp(args: string[], _env: NodeJS.ProcessEnv): Promise<nu
     const result = await stampDist({ dist: values.dist, version, app: values.app, sidecar: values.sidecar })
     const what = result.changed.length > 0 ? `stamped ${result.changed.join(' and ')}` : 'already stamped'
     process.stdout.write(`deploy-notify: ${what}: app "${result.app}" version "${version}" in ${result.dist}\n`)
-    return EXIT_STAMPED
+    return EXIT.done
   } catch (error) {
     if (!(error instanceof StampError)) throw error
     process.stderr.write(`deploy-notify: ${error.message}\n`)
-    return EXIT_NOT_STAMPED
+    return EXIT.refused
   }
 }
 

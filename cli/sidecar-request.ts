@@ -1,4 +1,4 @@
-import { UsageError } from './usage.js'
+import { UsageError } from './command-line.js'
 
 /** What the sidecar (or whatever answers at --url) said to one request. */
 export interface Answer {

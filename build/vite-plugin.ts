@@ -8,9 +8,9 @@
  */
 import { resolve } from 'node:path'
 import type { Plugin, ResolvedConfig } from 'vite'
-import { gitCommit, nearestPackage } from '../server/build-version.js'
-import { DEFAULT_APP } from '../server/deploy.js'
-import { checkApp, checkVersion, clientUrl, stampHtml, versionJson } from '../server/stamp.js'
+import { gitCommit, nearestPackage } from './version-source.js'
+import { DEFAULT_APP } from '../contract/deploy.js'
+import { checkApp, checkVersion, clientUrl, stampHtml, versionJson } from './stamp.js'
 
 /**
  * Where the version comes from: `'git'` (the commit, `git rev-parse --short HEAD`),
