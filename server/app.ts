@@ -8,6 +8,7 @@ import Fastify, {
 } from 'fastify'
 import type { Config } from './config.js'
 import { clearerMessages, fastifyCodes, RouteNotFoundError } from './errors.js'
+import { rememberHttpListeners } from './event-stream.js'
 import { Hub } from './hub.js'
 import { createMetrics } from './metrics.js'
 import { clientRoutes } from './routes/client.js'
@@ -67,6 +68,8 @@ export async function buildApp({
     },
   })
 
+  // Before any other 'connection' listener but Node's: see openEventStream.
+  app.server.on('connection', rememberHttpListeners)
   const registry = new EventStreams({ keepaliveMs: config.keepaliveMs, lifetimeMs: config.streamLifetimeMs })
   const hub = new Hub(registry)
   const metrics = createMetrics(hub, store)
