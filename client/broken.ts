@@ -1,5 +1,9 @@
-/** Messages of a dynamic import or bundler chunk that failed to load (Chromium, Firefox, Safari, webpack). */
-const CHUNK_FAILURE = /dynamically imported module|Importing a module script failed|ChunkLoadError|Loading (CSS )?chunk/
+/**
+ * A dynamic import or bundler chunk that failed to load: "Failed to fetch dynamically imported
+ * module" (Chromium), "error loading dynamically imported module" (Firefox), "Importing a
+ * module script failed" (Safari), webpack's ChunkLoadError ("Loading (CSS) chunk 42 failed").
+ */
+const CHUNK_FAILURE = /dynamically imported|module script failed|ChunkLoad|Loading (CSS )?chunk/
 
 /** The page's own scripts and stylesheets as the document was parsed: the build's entry files. */
 const ENTRY_FILES = 'script[src],link[rel~=stylesheet],link[rel=modulepreload]'

@@ -70,7 +70,7 @@ const session = () => sessionStorage
 export function createNotifier(
   options: NotifierOptions,
   loadUI: () => Promise<UI>,
-  named = 'the version option',
+  named = 'the option version',
 ): Notifier {
   const { version: running, app = 'default', pollInterval = 60_000 } = options
   const base = `${options.url.replace(/\/+$/, '')}/`
