@@ -7,7 +7,7 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify'
 import type { Config } from './config.js'
-import { clearerMessages, fastifyCodes, RouteNotFoundError } from './errors.js'
+import { clearerMessages, fastifyCodes, RouteNotFoundError, ShuttingDownError } from './errors.js'
 import { Hub } from './hub.js'
 import { createMetrics } from './metrics.js'
 import { clientRoutes } from './routes/client.js'
@@ -18,7 +18,7 @@ import { statusPageRoutes } from './routes/status-page.js'
 import { statusRoutes } from './routes/status.js'
 import { versionRoutes } from './routes/version.js'
 import { schemaErrorFormatter } from './schema-errors.js'
-import { VersionSampler, type StreamCounts } from './status.js'
+import { VersionSampler } from './status.js'
 import type { Store } from './store/store.js'
 
 /** How long closing waits for requests in flight before it closes every connection. */
@@ -27,8 +27,6 @@ const CLOSE_GRACE_MS = 2000
 export interface AppOptions {
   config: Config
   store: Store
-  /** Open streams over every replica, for `/status`; this process's hub when not given. */
-  counts?: (hub: Hub) => StreamCounts & { close(): void }
   /** Fastify's `logger` option; tests pass `false`. */
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger
 }
@@ -38,12 +36,7 @@ export interface AppOptions {
  * tests build as many apps as they like. Closing the app ends every stream and timer it made;
  * the store belongs to the caller.
  */
-export async function buildApp({
-  config,
-  store,
-  counts: shareCounts,
-  logger = false,
-}: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, store, logger = false }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(typeof logger === 'object' && logger !== null && 'child' in logger ? { loggerInstance: logger } : { logger }),
     // Thousands of streams connect and reconnect; one log line each is noise, not insight.
@@ -54,19 +47,29 @@ export async function buildApp({
     schemaErrorFormatter,
     // Ends idle keep-alive connections on close, so shutdown does not wait for them.
     forceCloseConnections: 'idle',
+    // Fastify's own 503 while closing is not { error, message }: the onRequest hook below answers.
+    return503OnClosing: false,
   })
 
   const hub = new Hub(config.keepaliveMs)
   const metrics = createMetrics(hub, store)
-  const counts = shareCounts?.(hub)
-  const sampler = new VersionSampler(counts ?? hub)
+  // Open streams over every process sharing the store (replicas), for /status.
+  const counts = store.streamCounts(hub)
+  const sampler = new VersionSampler(counts)
   store.onChange((deploy) => {
     const start = process.hrtime.bigint()
     hub.broadcast(deploy)
     metrics.recordBroadcast(deploy, Number(process.hrtime.bigint() - start) / 1e9)
   })
   let forceClose: NodeJS.Timeout | undefined
+  let closing = false
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return
+    reply.header('connection', 'close')
+    throw new ShuttingDownError()
+  })
   app.addHook('preClose', async () => {
+    closing = true
     // Streams never finish by themselves; end them first so the server can close.
     hub.close()
     // Node does not count a connection that never sent a request (a browser's preconnect) as
@@ -76,7 +79,7 @@ export async function buildApp({
   app.addHook('onClose', async () => {
     clearTimeout(forceClose)
     sampler.close()
-    counts?.close()
+    counts.close()
   })
 
   // Only JSON bodies are accepted anywhere; text/plain would otherwise reach the schema as a string.
@@ -104,7 +107,7 @@ export async function buildApp({
   await app.register(versionRoutes, { store })
   await app.register(opsRoutes, { metrics, store })
   await app.register(clientRoutes)
-  await app.register(statusRoutes, { store, counts: counts ?? hub, sampler })
-  await app.register(statusPageRoutes, { store, counts: counts ?? hub, sampler, config })
+  await app.register(statusRoutes, { store, counts, sampler })
+  await app.register(statusPageRoutes, { store, counts, sampler, config })
   return app
 }
