@@ -1,8 +1,20 @@
 import type { Deploy } from '../../contract/deploy.js'
 import { fields, followsRule, type FieldName } from '../../contract/fields.js'
 
-const required = ['app', 'version', 'id', 'time'] as const satisfies FieldName[]
-const optional = ['message', 'mandatory', 'sequence'] as const satisfies FieldName[]
+/**
+ * Every field of a Deploy, in the order the sidecar writes them. A Record over `keyof Deploy`,
+ * so a field added to the type and not here fails to compile instead of vanishing on restart.
+ */
+const deployFields: Record<keyof Deploy, 'required' | 'optional'> = {
+  app: 'required',
+  version: 'required',
+  id: 'required',
+  time: 'required',
+  message: 'optional',
+  notesUrl: 'optional',
+  mandatory: 'optional',
+  sequence: 'optional',
+}
 
 /**
  * A deploy read back from storage (`state.json`, a Redis key or message), checked by the same
@@ -15,9 +27,9 @@ export function storedDeploy(value: unknown): Deploy | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'a deploy must be a JSON object'
   const record = value as Record<string, unknown>
   const deploy: Record<string, unknown> = {}
-  for (const name of [...required, ...optional]) {
+  for (const [name, presence] of Object.entries(deployFields) as [FieldName, 'required' | 'optional'][]) {
     if (!Object.hasOwn(record, name) || record[name] === undefined) {
-      if ((required as readonly string[]).includes(name)) return `the deploy has no "${name}"`
+      if (presence === 'required') return `the deploy has no "${name}"`
       continue
     }
     if (!followsRule(name, record[name])) return `its ${name} ${fields[name].rule}`
