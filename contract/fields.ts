@@ -15,7 +15,7 @@ export const fields = {
     rule: 'must be 1-128 printable ASCII characters, without leading or trailing spaces',
   },
   message: {
-    // A message is shown, never parsed: any text but line breaks and NUL, which no banner needs.
+    // Shown, never parsed, and it travels inside the JSON data line, so any text is safe on the wire.
     schema: { type: 'string', maxLength: 1000 },
     rule: 'must be a string of at most 1000 characters',
   },
