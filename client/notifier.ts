@@ -144,7 +144,10 @@ export function createNotifier(options: NotifierOptions): Notifier {
       const signal = (running$ = new AbortController()).signal
       signal.addEventListener('abort', () => hide())
       const eventsUrl = `${base}events${query}&version=${encodeURIComponent(running)}`
-      shareAcrossTabs(key, (send) => openStream(eventsUrl, versionUrl, pollInterval, send, signal), receive, signal)
+      // The stream says how many pages of the app this browser has open, by version.
+      const lead = (send: (data: string) => void, pages: string, connection: AbortSignal) =>
+        openStream(eventsUrl + pages, versionUrl, pollInterval, send, connection)
+      shareAcrossTabs(key, running, lead, receive, signal)
       onBrokenBundle(() => {
         prompt({ reason: 'broken' })
         void check()

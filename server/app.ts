@@ -10,6 +10,7 @@ import type { Config } from './config.js'
 import { clearerMessages, fastifyCodes, RouteNotFoundError } from './errors.js'
 import { Hub } from './hub.js'
 import { createMetrics } from './metrics.js'
+import { PageCounts } from './page-counts.js'
 import { clientRoutes } from './routes/client.js'
 import { eventsRoutes } from './routes/events.js'
 import { notifyRoutes } from './routes/notify.js'
@@ -27,8 +28,8 @@ const CLOSE_GRACE_MS = 2000
 export interface AppOptions {
   config: Config
   store: Store
-  /** Open streams over every replica, for `/status`; this process's hub when not given. */
-  counts?: (hub: Hub) => StreamCounts & { close(): void }
+  /** Open pages over every replica, for `/status`, from this process's; this process's when not given. */
+  counts?: (local: StreamCounts) => StreamCounts & { close(): void }
   /** Fastify's `logger` option; tests pass `false`. */
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger
 }
@@ -57,9 +58,10 @@ export async function buildApp({
   })
 
   const hub = new Hub(config.keepaliveMs)
-  const metrics = createMetrics(hub, store)
-  const counts = shareCounts?.(hub)
-  const sampler = new VersionSampler(counts ?? hub)
+  const pageCounts = new PageCounts()
+  const metrics = createMetrics(hub, pageCounts, store)
+  const counts = shareCounts?.(pageCounts)
+  const sampler = new VersionSampler(counts ?? pageCounts)
   store.onChange((deploy) => {
     const start = process.hrtime.bigint()
     hub.broadcast(deploy)
@@ -77,6 +79,7 @@ export async function buildApp({
     clearTimeout(forceClose)
     sampler.close()
     counts?.close()
+    pageCounts.close()
   })
 
   // Only JSON bodies are accepted anywhere; text/plain would otherwise reach the schema as a string.
@@ -99,12 +102,12 @@ export async function buildApp({
     throw new RouteNotFoundError(request.method, request.url.split('?')[0])
   })
 
-  await app.register(eventsRoutes, { config, store, hub })
+  await app.register(eventsRoutes, { config, store, hub, pageCounts })
   await app.register(notifyRoutes, { config, store, hub })
   await app.register(versionRoutes, { store })
   await app.register(opsRoutes, { metrics, store })
   await app.register(clientRoutes)
-  await app.register(statusRoutes, { store, counts: counts ?? hub, sampler })
-  await app.register(statusPageRoutes, { store, counts: counts ?? hub, sampler, config })
+  await app.register(statusRoutes, { store, counts: counts ?? pageCounts, sampler })
+  await app.register(statusPageRoutes, { store, counts: counts ?? pageCounts, sampler, config })
   return app
 }

@@ -16,8 +16,6 @@ export const MAX_BUFFERED_BYTES = 64 * 1024
  */
 export class Hub {
   readonly #apps = new Map<string, Set<Socket>>()
-  /** Open streams per app and running version, for `/status` and metrics. */
-  readonly #versions = new Map<string, Map<string, number>>()
   readonly #keepalive: NodeJS.Timeout
   #size = 0
   #dropped = 0
@@ -47,25 +45,18 @@ export class Hub {
     return this.#apps.keys()
   }
 
-  /** Open streams of one app per running version (`unknown` when the page did not say). */
-  versions(app: string): ReadonlyMap<string, number> {
-    return this.#versions.get(app) ?? new Map()
-  }
-
   /**
    * Adds a stream whose response head is written, sends it `firstBytes`, and forgets it the
    * moment its socket closes.
    */
-  add(app: string, version: string, socket: Socket, firstBytes: Buffer): void {
+  add(app: string, socket: Socket, firstBytes: Buffer): void {
     // Gone before its head was written: it would never emit 'close' again, so never count it.
     if (socket.destroyed) return
     let sockets = this.#apps.get(app)
     if (!sockets) this.#apps.set(app, (sockets = new Set()))
     sockets.add(socket)
     this.#size++
-    const counts = this.#versions.get(app) ?? new Map<string, number>()
-    this.#versions.set(app, counts.set(version, (counts.get(version) ?? 0) + 1))
-    socket.once('close', () => this.#remove(app, version, socket))
+    socket.once('close', () => this.#remove(app, socket))
     this.#write(socket, firstBytes)
   }
 
@@ -102,15 +93,10 @@ export class Hub {
     }
   }
 
-  #remove(app: string, version: string, socket: Socket): void {
+  #remove(app: string, socket: Socket): void {
     const sockets = this.#apps.get(app)
     if (!sockets?.delete(socket)) return
     this.#size--
     if (sockets.size === 0) this.#apps.delete(app)
-    const counts = this.#versions.get(app)
-    const left = (counts?.get(version) ?? 1) - 1
-    if (left > 0) counts?.set(version, left)
-    else counts?.delete(version)
-    if (counts?.size === 0) this.#versions.delete(app)
   }
 }

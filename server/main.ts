@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { buildApp } from './app.js'
-import type { Hub } from './hub.js'
 import { ReplicaCounts } from './replica-counts.js'
 import type { Config } from './config.js'
+import type { StreamCounts } from './status.js'
 import { openFileStore } from './store/file.js'
 import { openRedisStore } from './store/redis.js'
 import type { Store } from './store/store.js'
@@ -28,7 +28,7 @@ export async function startSidecar(config: Config): Promise<Sidecar> {
   const logger = pino({ level: 'info' })
   const store = config.redisUrl ? await openRedisStore(config.redisUrl, logger) : await openFileStore(config.dataDir)
   const redisUrl = config.redisUrl
-  const counts = redisUrl ? (hub: Hub) => new ReplicaCounts(redisUrl, hub) : undefined
+  const counts = redisUrl ? (local: StreamCounts) => new ReplicaCounts(redisUrl, local) : undefined
   const app = await buildApp({ config, store, counts, logger })
   if (config.notifyToken === undefined) {
     app.log.warn('NOTIFY_TOKEN is not set: POST /notify is accepted from loopback callers only')

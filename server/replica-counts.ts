@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
-import type { Hub } from './hub.js'
 import { boundedVersions, type StreamCounts } from './status.js'
 
 const KEY_PREFIX = 'deploy-notify:streams:'
@@ -12,31 +11,31 @@ export const SHARE_TTL_MS = 3 * SHARE_INTERVAL_MS
 type Counts = Record<string, Record<string, number>>
 
 /**
- * Open streams by app and version over every replica, for `/status` and the status page:
+ * Open pages by app and version over every replica, for `/status` and the status page:
  * each replica writes its own counts to Redis with an expiry every couple of seconds, and
  * sums everyone's. Counts only, keyed by a random replica id. While Redis is away, this
  * replica's own counts stand in.
  */
 export class ReplicaCounts implements StreamCounts {
-  readonly #hub: Hub
+  readonly #local: StreamCounts
   readonly #redis: Redis
   readonly #key = `${KEY_PREFIX}${randomUUID()}`
   readonly #timer: NodeJS.Timeout
   #combined: Map<string, Map<string, number>> | undefined
 
-  constructor(url: string, hub: Hub) {
-    this.#hub = hub
+  constructor(url: string, local: StreamCounts) {
+    this.#local = local
     this.#redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
     this.#redis.on('error', () => {}) // the store reports Redis; these counts just fall back
     this.#timer = setInterval(() => void this.#share(), SHARE_INTERVAL_MS).unref()
   }
 
   apps(): Iterable<string> {
-    return this.#combined?.keys() ?? this.#hub.apps()
+    return this.#combined?.keys() ?? this.#local.apps()
   }
 
   versions(app: string): ReadonlyMap<string, number> {
-    return this.#combined ? (this.#combined.get(app) ?? new Map()) : this.#hub.versions(app)
+    return this.#combined ? (this.#combined.get(app) ?? new Map()) : this.#local.versions(app)
   }
 
   close(): void {
@@ -46,7 +45,7 @@ export class ReplicaCounts implements StreamCounts {
 
   async #share(): Promise<void> {
     const mine: Counts = {}
-    for (const app of this.#hub.apps()) mine[app] = boundedVersions(this.#hub.versions(app))
+    for (const app of this.#local.apps()) mine[app] = boundedVersions(this.#local.versions(app))
     try {
       await this.#redis.set(this.#key, JSON.stringify(mine), 'PX', SHARE_TTL_MS)
       const keys: string[] = []

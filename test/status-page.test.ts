@@ -132,7 +132,15 @@ describe('GET /status/events', () => {
     const samples: Sample[] = [-120_000, -60_000, -10_000].map((dt) => ({ t: now + dt, versions: { v1: 1 } }))
     const status: Status = {
       time: new Date(now).toISOString(),
-      apps: { web: { current: null, history: [], streams: { total: 1, versions: { v1: 1 } }, samples } },
+      apps: {
+        web: {
+          current: null,
+          history: [],
+          pages: { total: 1, versions: { v1: 1 } },
+          streams: { total: 1, versions: { v1: 1 } },
+          samples,
+        },
+      },
     }
     expect(withRecentSamples(status).apps.web?.samples.map((s) => s.t - now)).toEqual([-60_000, -10_000])
     expect(status.apps.web?.samples).toHaveLength(3)
@@ -268,6 +276,7 @@ function busyHour(now: number): Status {
       shop: {
         current: deployed[0]!,
         history: deployed,
+        pages: { total: Object.values(versions).reduce((a, b) => a + b, 0), versions },
         streams: { total: Object.values(versions).reduce((a, b) => a + b, 0), versions },
         samples,
       },
