@@ -1,64 +1,24 @@
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { chmod, mkdtemp, readdir, rename, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  banner,
-  CHROMIUM,
-  reloadButton,
-  runningVersion,
-  screenshot,
-  updates,
-  useBrowser,
-  waitForCurrents,
-} from './helpers/browser.js'
+import { banner, CHROMIUM, reloadButton, runningVersion, screenshot, updates, useBrowser } from './helpers/browser.js'
+import { EXAMPLE_APP as APP, buildExample } from './helpers/example-app.js'
 import { findNginx, startNginx, type RunningNginx } from './helpers/nginx.js'
 import { runCli } from './helpers/process.js'
 import { startTestSidecar, TOKEN, type TestSidecar } from './helpers/sidecar.js'
-import { waitForStreams } from './client/sidecars.js'
+import { waitForStreams, waitForVersion } from './client/sidecars.js'
 
 // The whole loop on examples/vite-app, as a team runs it: two real `vite build`s with the
 // plugin, the project's nginx.conf in a real nginx, the sidecar behind it, Chromium in front,
 // and the CLI's notify as CI sends it.
-const EXAMPLE = fileURLToPath(new URL('../examples/vite-app/', import.meta.url))
-const VITE = fileURLToPath(new URL('../node_modules/vite/bin/vite.js', import.meta.url))
-const APP = 'example' // examples/vite-app/vite.config.ts
 
 const nginxBinary = findNginx()
 const missing = [...(nginxBinary ? [] : ['nginx']), ...(existsSync(CHROMIUM) ? [] : [`chromium (${CHROMIUM})`])]
 if (missing.length > 0 && !process.env.CI) {
   console.warn(`\n!!! ${missing.join(' and ')} not found: SKIPPING test/e2e.test.ts (CI fails instead) !!!\n`)
-}
-
-/** `vite build` of the example as a user runs it, in its own process, with the version from the environment. */
-function buildExample(version: string, outDir: string): Promise<void> {
-  const env: NodeJS.ProcessEnv = { ...process.env, APP_VERSION: version }
-  // vitest's own settings would leak into the build (NODE_ENV=test is not a production build).
-  delete env.NODE_ENV
-  delete env.VITEST
-  const child = spawn(
-    process.execPath,
-    [VITE, 'build', EXAMPLE, '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => (child.kill('SIGKILL'), reject(new Error(`vite build ${version} took over 20 s:\n${output}`))),
-      20_000,
-    )
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      if (code === 0) resolve()
-      else reject(new Error(`vite build ${version} exited ${code}:\n${output}`))
-    })
-  })
 }
 
 describe.skipIf(missing.length > 0 && !process.env.CI)('the example app, from build to reload', () => {
@@ -140,8 +100,9 @@ describe.skipIf(missing.length > 0 && !process.env.CI)('the example app, from bu
     expect(await shownVersion(page)).toBe('v2') // v2's bundle ran, not just its index.html
     await page.getByRole('button', { name: 'Open the report' }).click()
     await page.getByRole('heading', { name: 'Report of version v2' }).waitFor({ timeout: 5000 })
-    // Up to date now: the new page is told so, and shows no banner.
-    await waitForCurrents(page, 1)
+    // Up to date now: its stream is open, the sidecar has nothing to tell it, no banner shows.
+    await waitForVersion(sidecar.url, APP, 'v2')
+    expect(await updates(page)).toEqual([])
     expect(await banner(page).count()).toBe(0)
   })
 
@@ -166,7 +127,8 @@ describe.skipIf(missing.length > 0 && !process.env.CI)('the example app, from bu
     await banner(page).getByText('Version 2 is live').waitFor({ timeout: 5000 })
     await Promise.all([page.waitForEvent('load', { timeout: 5000 }), reloadButton(page).click()])
     expect(await shownVersion(page)).toBe('v2')
-    await waitForCurrents(page, 1)
+    await waitForVersion(sidecar.url, APP, 'v2')
+    expect(await updates(page)).toEqual([])
     expect(await banner(page).count()).toBe(0)
   })
 })
