@@ -14,6 +14,7 @@ const same = (a: Counts, b: Counts): boolean =>
   Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, n]) => b[k] === n)
 
 // Nine tabs of one app in one browser, on two versions: one stream, and every page counted.
+// Opening nine tabs one after another takes a while on a busy machine: the tests get a minute.
 describe.skipIf(skipBrowserTests)('pages of one browser', () => {
   const browser = useBrowser()
   const serve = useAppServers()
@@ -73,7 +74,7 @@ describe.skipIf(skipBrowserTests)('pages of one browser', () => {
     await v10.shift()!.close()
     expect(await waitForPages(app, { v10: 4, v11: 2 }, { v10: 4, v11: 2 })).toBeLessThan(3000)
     await waitForStreams(sidecar().url, app, 1)
-  })
+  }, 60_000)
 
   it('keeps wait-drained waiting while one page of the version is open, and lets it finish once it closes', async () => {
     const app = 'drain-tabs'
@@ -119,5 +120,5 @@ describe.skipIf(skipBrowserTests)('pages of one browser', () => {
     expect(exit.stdout).toBe(`deploy-notify: drained: no open page of app "${app}" runs version "v10"\n`)
     expect(Date.now() - closed).toBeLessThan(5000)
     expect(v11).toHaveLength(2)
-  })
+  }, 60_000)
 })
