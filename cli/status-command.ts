@@ -6,7 +6,8 @@ import { EXIT } from './exit-codes.js'
 export const statusHelp = `Usage: deploy-notify status --url URL [--app NAME] [--json]
 
 Shows what the sidecar's /status says: for each app, the current version, how long ago it was
-deployed, and how many pages are open, in total and by the version they run.
+deployed, and how many pages are open, in total and by the version they run. Every open tab is
+a page, also the tabs that share one stream to the sidecar.
 
   --url URL   the sidecar's base URL, path prefix included (/status is appended)
   --app NAME  only this app
@@ -84,20 +85,26 @@ export async function status(args: string[], _env: NodeJS.ProcessEnv): Promise<n
   return EXIT.done
 }
 
-const emptyApp: AppStatus = { current: null, history: [], streams: { total: 0, versions: {} }, samples: [] }
+const noPages = { total: 0, versions: {} }
+const emptyApp: AppStatus = { current: null, history: [], pages: noPages, streams: noPages, samples: [] }
+
+/** The open pages of an app; a sidecar older than 0.2 calls them `streams`. */
+export const openPages = (app: Partial<Pick<AppStatus, 'pages'>> & Pick<AppStatus, 'streams'>): AppStatus['pages'] =>
+  app.pages ?? app.streams
 
 function pick(apps: Record<string, AppStatus>, name: string): Record<string, AppStatus> {
   return Object.hasOwn(apps, name) ? Object.fromEntries([[name, apps[name]!]]) : {}
 }
 
 function appRow(name: string, app: AppStatus, now: number): string[] {
-  const { current, streams } = app
-  const byVersion = Object.entries(streams.versions)
+  const { current } = app
+  const pages = openPages(app)
+  const byVersion = Object.entries(pages.versions)
     .sort(([, a], [, b]) => b - a)
     .map(([version, count]) => `${version}: ${count}`)
     .join(', ')
   const deployed = current ? ago(now - Date.parse(current.time)) : '-'
-  return [name, current?.version ?? '-', deployed, String(streams.total), byVersion]
+  return [name, current?.version ?? '-', deployed, String(pages.total), byVersion]
 }
 
 /** "45s ago", "12m ago", "3h 20m ago", "4d ago": the sidecar's clock on both ends, so no skew. */

@@ -1,7 +1,7 @@
 import { OTHER_VERSIONS, type AppStatus } from '../server/status.js'
 import { sidecarEndpoint, sleep } from './sidecar-request.js'
 import { parseDuration } from './notify-command.js'
-import { readStatus } from './status-command.js'
+import { openPages, readStatus } from './status-command.js'
 import { readCommandLine, UsageError } from './command-line.js'
 import { EXIT } from './exit-codes.js'
 
@@ -10,8 +10,10 @@ import { EXIT } from './exit-codes.js'
 export const waitDrainedHelp = `Usage: deploy-notify wait-drained --url URL --app NAME (--version V | --all-old) --timeout DURATION [--interval DURATION]
 
 Waits until no open page of the app runs version V (with --all-old: any version other than the
-current one), checking the sidecar's /status, so CI can then delete the old assets safely. An
-unreachable sidecar, or a 5xx from a proxy in front of it, is retried until --timeout.
+current one), checking the sidecar's /status, so CI can then delete the old assets safely. Every
+open tab is a page, also the tabs that share one stream to the sidecar; a page that closes
+leaves the count within a few seconds. An unreachable sidecar, or a 5xx from a proxy in front
+of it, is retried until --timeout.
 
   --url URL            the sidecar's base URL, path prefix included (/status is appended)
   --app NAME           the app whose pages to watch
@@ -127,10 +129,11 @@ export async function waitDrained(args: string[], _env: NodeJS.ProcessEnv): Prom
 }
 
 /** The pages of `app` that run the target version(s), by the sidecar's count. */
-function findHoldouts({ current, streams }: AppStatus, target: Target): Holdouts {
+function findHoldouts(app: AppStatus, target: Target): Holdouts {
+  const { current } = app
   const pages = (n: number) => `${n} open page${n === 1 ? '' : 's'}`
   const run = (n: number) => (n === 1 ? 'runs' : 'run')
-  const versions = Object.entries(streams.versions)
+  const versions = Object.entries(openPages(app).versions)
   if ('version' in target) {
     const named = versions.find(([v]) => v === target.version)?.[1]
     if (named !== undefined)

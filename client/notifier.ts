@@ -192,12 +192,10 @@ export function createNotifier(
       const signal = (running$ = new AbortController()).signal
       signal.addEventListener('abort', () => (clearTimeout(retry), hide()))
       const eventsUrl = `${base}events${query}&version=${encodeURIComponent(running)}`
-      shareAcrossTabs(
-        key,
-        (send) => openStream(eventsUrl, sidecarVersionUrl, pollInterval, send, signal),
-        (data) => void decide(parse(data), false),
-        signal,
-      )
+      // The stream says how many pages of the app this browser has open, by version.
+      const lead = (send: (data: string) => void, pages: string, connection: AbortSignal) =>
+        openStream(eventsUrl + pages, sidecarVersionUrl, pollInterval, send, connection)
+      shareAcrossTabs(key, running, lead, (data) => void decide(parse(data), false), signal)
       onBrokenBundle(() => void check(true), signal)
       onReturn(() => void check(), signal)
       // Later in another tab of the app hides this tab's banner too.

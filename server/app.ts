@@ -11,6 +11,7 @@ import { clearerMessages, fastifyCodes, RouteNotFoundError, ShuttingDownError } 
 import { rememberHttpListeners } from './event-stream.js'
 import { Hub } from './hub.js'
 import { createMetrics } from './metrics.js'
+import { PageCounts } from './page-counts.js'
 import { clientRoutes } from './routes/client.js'
 import { eventsRoutes } from './routes/events.js'
 import { notifyRoutes } from './routes/notify.js'
@@ -67,9 +68,10 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
   app.server.on('connection', rememberHttpListeners)
   const registry = new EventStreams({ keepaliveMs: config.keepaliveMs, lifetimeMs: config.streamLifetimeMs })
   const hub = new Hub(registry)
-  const metrics = createMetrics(hub, store)
-  // Open streams over every process sharing the store (replicas), for /status.
-  const counts = store.streamCounts(hub)
+  const pageCounts = new PageCounts()
+  const metrics = createMetrics(hub, pageCounts, store)
+  // Open pages over every process sharing the store (replicas), for /status.
+  const counts = store.streamCounts(pageCounts)
   const sampler = new VersionSampler(counts)
   store.onChange((deploy) => {
     const start = process.hrtime.bigint()
@@ -110,6 +112,7 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
     clearTimeout(forceClose)
     sampler.close()
     counts.close()
+    pageCounts.close()
   })
 
   // Only JSON bodies are accepted anywhere; text/plain would otherwise reach the schema as a string.
@@ -132,7 +135,7 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
     throw new RouteNotFoundError(request.method, request.url.split('?')[0])
   })
 
-  await app.register(eventsRoutes, { config, store, hub })
+  await app.register(eventsRoutes, { config, store, hub, pageCounts })
   await app.register(notifyRoutes, { config, store, hub })
   await app.register(versionRoutes, { store })
   await app.register(opsRoutes, { metrics, store })

@@ -8,6 +8,7 @@ import createError from '@fastify/error'
 export const UnauthorizedError = createError('DN_ERR_UNAUTHORIZED', '%s', 401)
 export const NoVersionError = createError('DN_ERR_NO_VERSION', 'no version of app "%s" is known yet', 404)
 export const RouteNotFoundError = createError('DN_ERR_NOT_FOUND', 'no route %s %s', 404)
+export const InvalidPagesError = createError('DN_ERR_INVALID_PAGES', 'pages %s', 400)
 export const StaleSequenceError = createError('DN_ERR_STALE_SEQUENCE', '%s', 409)
 export const TooManyStreamsError = createError(
   'DN_ERR_TOO_MANY_STREAMS',

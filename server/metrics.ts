@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Deploy } from '../contract/deploy.js'
 import type { Hub } from './hub.js'
 import type { Store } from './store/store.js'
-import { boundedVersions, MAX_VERSIONS, OTHER_VERSIONS } from './status.js'
+import { boundedVersions, MAX_VERSIONS, OTHER_VERSIONS, type StreamCounts } from './status.js'
 
 export interface Metrics {
   registry: Registry
@@ -14,20 +14,30 @@ export interface Metrics {
  * The Prometheus metrics of one sidecar. A registry per app instance (not prom-client's global
  * one), so tests can build several apps in one process.
  */
-export function createMetrics(hub: Hub, store: Store): Metrics {
+export function createMetrics(hub: Hub, pages: StreamCounts, store: Store): Metrics {
   const registry = new Registry()
   new Gauge({
     name: 'deploy_notify_connections',
-    help: `Open event streams on this process, per app and running version (at most ${MAX_VERSIONS} per app, the rest as "${OTHER_VERSIONS}").`,
+    help: `Open pages on this process, per app and running version, every tab counted, also tabs that share one stream (at most ${MAX_VERSIONS} versions per app, the rest as "${OTHER_VERSIONS}").`,
     labelNames: ['app', 'version'],
     registers: [registry],
     collect() {
-      // Reset first: a version with no open stream loses its series instead of showing 0 forever.
+      // Reset first: a version with no open page loses its series instead of showing 0 forever.
       this.reset()
-      for (const app of hub.apps()) {
-        for (const [version, count] of Object.entries(boundedVersions(hub.versions(app))))
+      for (const app of pages.apps()) {
+        for (const [version, count] of Object.entries(boundedVersions(pages.versions(app))))
           this.set({ app, version }, count)
       }
+    },
+  })
+  new Gauge({
+    name: 'deploy_notify_streams',
+    help: 'Open event streams on this process, per app: one per browser, however many of its pages are open.',
+    labelNames: ['app'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const app of hub.apps()) this.set({ app }, hub.connections(app))
     },
   })
   new Counter({

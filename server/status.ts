@@ -9,12 +9,12 @@ import type { Store, StreamCounts } from './store/store.js'
 export const MAX_VERSIONS = 20
 export const OTHER_VERSIONS = 'other'
 
-/** How often the sampler records each app's open streams by version, and for how long. */
+/** How often the sampler records each app's open pages by version, and for how long. */
 export const SAMPLE_INTERVAL_MS = 10_000
 export const SAMPLE_WINDOW_MS = 60 * 60_000
 const MAX_SAMPLES = SAMPLE_WINDOW_MS / SAMPLE_INTERVAL_MS
 
-/** Open streams by app and running version: this process's hub, or every replica's (the store shares them). */
+/** Open pages by app and running version: this process's (`page-counts.ts`), or every replica's (the store shares them). */
 export type { StreamCounts }
 
 const total = (versions: ReadonlyMap<string, number>): number => {
@@ -23,10 +23,10 @@ const total = (versions: ReadonlyMap<string, number>): number => {
   return sum
 }
 
-/** Open streams per running version, at most `MAX_VERSIONS` names plus `other`. */
+/** Open pages per running version, at most `MAX_VERSIONS` names plus `other`. */
 export type VersionCounts = Record<string, number>
 
-/** Open streams of an app by version at one moment, for the chart of the last hour. */
+/** Open pages of an app by version at one moment, for the chart of the last hour. */
 export interface Sample {
   /** Epoch milliseconds. */
   t: number
@@ -37,7 +37,9 @@ export interface AppStatus {
   current: Deploy | null
   /** Newest first; the first is the current deploy. */
   history: Deploy[]
-  /** Open streams on this process. */
+  /** Open pages: every tab, also those that share their browser's one stream. */
+  pages: { total: number; versions: VersionCounts }
+  /** The same numbers as `pages`, under the name of deploy-notify 0.1; read `pages`. */
   streams: { total: number; versions: VersionCounts }
   /** Oldest first, one per `SAMPLE_INTERVAL_MS` over the last `SAMPLE_WINDOW_MS`. */
   samples: Sample[]
@@ -66,7 +68,7 @@ export function boundedVersions(counts: ReadonlyMap<string, number>, limit = MAX
 /** Per app, the samples of the last hour. One timer per app instance; `close()` stops it. */
 export class VersionSampler {
   readonly #counts: StreamCounts
-  /** Apps whose streams were sampled, with when the last stream was seen. */
+  /** Apps whose pages were sampled, with when the last open page was seen. */
   readonly #apps = new Map<string, { samples: Sample[]; lastOpen: number }>()
   readonly #timer: NodeJS.Timeout
 
@@ -81,7 +83,7 @@ export class VersionSampler {
   }
 
   /**
-   * Records every app with open streams, and every app that had some within the window (its
+   * Records every app with open pages, and every app that had some within the window (its
    * zeros draw the drain); an app with none for a whole window is forgotten.
    */
   sample(now: number): void {
@@ -112,7 +114,7 @@ function sameCounts(a: VersionCounts, b: VersionCounts): boolean {
 }
 
 /**
- * The body of `GET /status`: every app the store knows or that has open streams, sorted by
+ * The body of `GET /status`: every app the store knows or that has open pages, sorted by
  * name. Cheap enough to take every second or two: it reads what the store and the counts keep
  * in memory.
  */
@@ -124,14 +126,10 @@ export function statusSnapshot(
 ): Status {
   const names = new Set(store.all().map((deploy) => deploy.app))
   for (const app of counts.apps()) names.add(app)
-  const apps = [...names].sort().map((app): [string, AppStatus] => [
-    app,
-    {
-      current: store.current(app) ?? null,
-      history: store.history(app),
-      streams: { total: total(counts.versions(app)), versions: boundedVersions(counts.versions(app)) },
-      samples: sampler.samples(app),
-    },
-  ])
+  const apps = [...names].sort().map((app): [string, AppStatus] => {
+    const pages = { total: total(counts.versions(app)), versions: boundedVersions(counts.versions(app)) }
+    const entry = { current: store.current(app) ?? null, history: store.history(app), pages, streams: pages }
+    return [app, { ...entry, samples: sampler.samples(app) }]
+  })
   return { apps: Object.fromEntries(apps), time: now.toISOString() }
 }

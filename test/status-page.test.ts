@@ -132,7 +132,15 @@ describe('GET /status/events', () => {
     const samples: Sample[] = [-120_000, -60_000, -10_000].map((dt) => ({ t: now + dt, versions: { v1: 1 } }))
     const status: Status = {
       time: new Date(now).toISOString(),
-      apps: { web: { current: null, history: [], streams: { total: 1, versions: { v1: 1 } }, samples } },
+      apps: {
+        web: {
+          current: null,
+          history: [],
+          pages: { total: 1, versions: { v1: 1 } },
+          streams: { total: 1, versions: { v1: 1 } },
+          samples,
+        },
+      },
     }
     expect(withRecentSamples(status).apps.web?.samples.map((s) => s.t - now)).toEqual([-60_000, -10_000])
     expect(status.apps.web?.samples).toHaveLength(3)
@@ -176,9 +184,9 @@ function summary(region: Locator): Promise<Record<string, string>> {
     )
 }
 
-/** The open-browsers table: count per version, and the total row. */
-function openBrowsers(region: Locator): Promise<{ versions: Record<string, number>; total: number }> {
-  return region.getByRole('table', { name: 'Open browsers by version' }).evaluate((table) => ({
+/** The open-pages table: count per version, and the total row. */
+function openPagesTable(region: Locator): Promise<{ versions: Record<string, number>; total: number }> {
+  return region.getByRole('table', { name: 'Open pages by version' }).evaluate((table) => ({
     versions: Object.fromEntries(
       Array.from(table.querySelectorAll('tbody tr'))
         .filter((row) => row.querySelector('code'))
@@ -268,6 +276,7 @@ function busyHour(now: number): Status {
       shop: {
         current: deployed[0]!,
         history: deployed,
+        pages: { total: Object.values(versions).reduce((a, b) => a + b, 0), versions },
         streams: { total: Object.values(versions).reduce((a, b) => a + b, 0), versions },
         samples,
       },
@@ -296,15 +305,15 @@ describe.skipIf(skipBrowserTests)('the status page in Chromium', () => {
     const web = page.getByRole('region', { name: 'web' })
     await expect
       .poll(() => summary(web))
-      .toMatchObject({ 'Current version': 'v1', 'Open browsers': '4', Message: 'First release' })
+      .toMatchObject({ 'Current version': 'v1', 'Open pages': '4', Message: 'First release' })
     expect((await summary(web)).Deployed).toMatch(/^(just now|\d+ s ago)$/)
-    expect(await openBrowsers(web)).toEqual({ versions: { v1: 3, v0: 1 }, total: 4 })
+    expect(await openPagesTable(web)).toEqual({ versions: { v1: 3, v0: 1 }, total: 4 })
     expect(await deploys(web)).toEqual([['v1', 'First release']])
     expect(await page.getByRole('status').first().textContent()).toBe('Live')
 
     // New streams show within one 2 s tick.
     await pages('web', 'v1', 2, own)
-    await expect.poll(() => openBrowsers(web), { timeout: 3000 }).toEqual({ versions: { v1: 5, v0: 1 }, total: 6 })
+    await expect.poll(() => openPagesTable(web), { timeout: 3000 }).toEqual({ versions: { v1: 5, v0: 1 }, total: 6 })
 
     // A deploy shows at once, not at the next tick.
     await notify(own.url, { app: 'web', version: 'v2', message: 'Second release' })
@@ -320,7 +329,7 @@ describe.skipIf(skipBrowserTests)('the status page in Chromium', () => {
     for (const stream of v1) stream.socket.destroy()
     await pages('web', 'v2', 3, own)
     await expect
-      .poll(() => openBrowsers(web), { timeout: 3000 })
+      .poll(() => openPagesTable(web), { timeout: 3000 })
       .toEqual({ versions: { v2: 3, v1: 2, v0: 1 }, total: 6 })
     await expect(web.getByRole('img', { name: /Now 6: v2 3, v1 2, v0 1\./ }).count()).resolves.toBe(1)
     // Nothing that needs the token is on the page.
@@ -361,7 +370,7 @@ describe.skipIf(skipBrowserTests)('the status page in Chromium', () => {
     await page.setViewportSize({ width: 1000, height: 800 })
     const shop = page.getByRole('region', { name: 'shop' })
     const chart = shop.getByRole('img', {
-      name: /^Open browsers by version over the last 60 min\. Now \d+: v43 \d+, v42 \d+\./,
+      name: /^Open pages by version over the last 60 min\. Now \d+: v43 \d+, v42 \d+\./,
     })
     await chart.waitFor()
     // v40 until v41 came, then v41, v42 and v43.

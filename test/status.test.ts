@@ -59,10 +59,18 @@ describe('GET /status', () => {
         { app: 'web', version: 'v2', id: '2', time: expect.any(String), message: 'second', mandatory: true },
         { app: 'web', version: 'v1', id: '1', time: expect.any(String), message: 'first' },
       ],
+      pages: { total: 0, versions: {} },
+      // The name of deploy-notify 0.1, kept for the readers written for it.
       streams: { total: 0, versions: {} },
       samples: [],
     })
-    expect(apps.admin).toEqual({ current: null, history: [], streams: { total: 1, versions: { a0: 1 } }, samples: [] })
+    expect(apps.admin).toEqual({
+      current: null,
+      history: [],
+      pages: { total: 1, versions: { a0: 1 } },
+      streams: { total: 1, versions: { a0: 1 } },
+      samples: [],
+    })
   })
 
   it('follows connects, disconnects and a reload into a new version, as the gauge does', async () => {

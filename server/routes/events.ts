@@ -2,8 +2,10 @@ import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config.js'
 import { DEFAULT_APP, type Deploy } from '../../contract/deploy.js'
 import { appSchema, versionSchema } from '../../contract/fields.js'
-import { TooManyStreamsError } from '../errors.js'
+import { pagesField, readPages, tabsField } from '../../contract/pages.js'
+import { InvalidPagesError, TooManyStreamsError } from '../errors.js'
 import type { Hub } from '../hub.js'
+import type { PageCounts } from '../page-counts.js'
 import { jitteredRetry, openEventStream } from '../event-stream.js'
 import { eventFrame } from '../sse.js'
 import type { Store } from '../store/store.js'
@@ -11,12 +13,16 @@ import type { Store } from '../store/store.js'
 interface EventsQuery {
   app?: string
   version?: string
+  /** The browser's pages of the app by version, JSON (`contract/pages.ts`); else one page of `version`. */
+  pages?: string
+  /** The id the browser's tabs share: a stream with it replaces the last one with it. */
+  tabs?: string
 }
 
 /** `GET /events`: the stream every open page holds. */
 export async function eventsRoutes(
   app: FastifyInstance,
-  { config, store, hub }: { config: Config; store: Store; hub: Hub },
+  { config, store, hub, pageCounts }: { config: Config; store: Store; hub: Hub; pageCounts: PageCounts },
 ): Promise<void> {
   // A reconnect storm after a deploy encodes the current state once, not once per browser:
   // one frame for pages on a version the sidecar deployed before, one for pages on a version
@@ -39,9 +45,22 @@ export async function eventsRoutes(
     {
       // A HEAD answer must not carry a body, and this handler writes straight to the socket.
       exposeHeadRoute: false,
-      schema: { querystring: { type: 'object', properties: { app: appSchema, version: versionSchema } } },
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            app: appSchema,
+            version: versionSchema,
+            pages: pagesField.schema,
+            tabs: tabsField.schema,
+          },
+        },
+      },
     },
     (request, reply) => {
+      const { version = 'unknown', tabs } = request.query
+      const pages = request.query.pages === undefined ? new Map([[version, 1]]) : readPages(request.query.pages)
+      if (!pages) throw new InvalidPagesError(pagesField.rule)
       if (hub.size >= config.maxConnections) {
         reply.header('retry-after', retryAfterSeconds)
         throw new TooManyStreamsError(config.maxConnections)
@@ -57,9 +76,12 @@ export async function eventsRoutes(
         const known = running === undefined || store.history(appName).some((deploy) => deploy.version === running)
         firstBytes = Buffer.concat([firstBytes, versionFrame(current, known)])
       }
-      openEventStream(request, reply, (socket) =>
-        hub.add(appName, request.query.version ?? 'unknown', socket, firstBytes),
-      )
+      openEventStream(request, reply, (socket) => {
+        const held = hub.add(appName, version, socket, firstBytes)
+        // Counted only when it is a stream: only then does its 'close' come.
+        if (held) socket.once('close', pageCounts.open(appName, pages, tabs))
+        return held
+      })
     },
   )
 }

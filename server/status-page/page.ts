@@ -22,7 +22,7 @@ const html = `<!doctype html>
 <header><h1>Deploy status</h1><p id="state" role="status">Connecting…</p></header>
 <main id="apps"><p class="empty">Loading…</p></main>
 <p id="announce" class="sr" aria-live="polite"></p>
-<footer><p>Open browsers: pages holding a deploy-notify stream right now, by the version they run. The same numbers as <a href="status">JSON</a>.</p></footer>
+<footer><p>Open pages: every tab running the app right now, by the version it runs (the tabs of one browser share one stream, and each is counted). The same numbers as <a href="status">JSON</a>.</p></footer>
 <noscript><p>This page updates itself with JavaScript; without it, read <a href="status">status</a> (JSON).</p></noscript>
 <script>${script}</script>
 </body>

@@ -66,7 +66,7 @@ function update(status) {
     }
     // Live points fill in after the newest sample; up to it, the samples are the record.
     for (const [t, point] of chart.points) if (t < time - HOUR || (point.live && t <= chart.sampled)) chart.points.delete(t)
-    chart.points.set(time, { versions: app.streams.versions, live: true })
+    chart.points.set(time, { versions: app.pages.versions, live: true })
     const version = app.current && app.current.version
     if (currents.has(name) && version && currents.get(name) !== version) announce.textContent = name + ': ' + version + ' is deployed'
     currents.set(name, version)
@@ -92,7 +92,7 @@ function render() {
       el('h2', { id: 'app-' + name }, name),
       summary(app),
       chart(name, app, Math.max(240, section.clientWidth - 32)),
-      el('div', { class: 'tables' }, browsers(app), history(app)),
+      el('div', { class: 'tables' }, pages(app), history(app)),
     ])
   })
 }
@@ -112,7 +112,7 @@ function summary(app) {
   return el('dl', {},
     item('Current version', c ? el('code', {}, c.version) : 'none yet'),
     item('Deployed', c ? when(c.time) : '–'),
-    item('Open browsers', String(app.streams.total)),
+    item('Open pages', String(app.pages.total)),
     c && c.message ? item('Message', c.message, 'message') : null)
 }
 
@@ -121,16 +121,16 @@ function table(caption, heads, rows, foot) {
   return el('table', {}, el('caption', {}, caption), el('thead', {}, el('tr', {}, ...head)), el('tbody', {}, ...rows), foot)
 }
 
-function browsers(app) {
-  const total = app.streams.total
+function pages(app) {
+  const total = app.pages.total
   const current = app.current && app.current.version
-  const rows = Object.entries(app.streams.versions).sort((a, b) => b[1] - a[1]).map(([v, n]) => el('tr', {},
+  const rows = Object.entries(app.pages.versions).sort((a, b) => b[1] - a[1]).map(([v, n]) => el('tr', {},
     el('th', { scope: 'row' }, swatch(v), el('code', {}, v), v === current ? tag('current') : null),
     el('td', { class: 'n' }, String(n)),
     el('td', { class: 'n' }, Math.round((n / total) * 100) + ' %')))
-  if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: 3, class: 'empty' }, 'No open browsers')))
+  if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: 3, class: 'empty' }, 'No open pages')))
   const foot = el('tfoot', {}, el('tr', {}, el('td', {}, 'Total'), el('td', { class: 'n' }, String(total)), el('td', {})))
-  return table('Open browsers by version', [['Version'], ['Browsers', 'n'], ['Share', 'n']], rows, foot)
+  return table('Open pages by version', [['Version'], ['Pages', 'n'], ['Share', 'n']], rows, foot)
 }
 
 function history(app) {
@@ -148,7 +148,7 @@ function nice(n) {
   for (let p = 1; ; p *= 10) for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8]) if (m * p >= n && Number.isInteger(m * p)) return m * p
 }
 
-/** Stacked areas of open browsers by version, oldest point to now, with each deploy marked. */
+/** Stacked areas of open pages by version, oldest point to now, with each deploy marked. */
 function chart(name, app, width) {
   const points = [...charts.get(name).points].sort((a, b) => a[0] - b[0])
   const end = Date.parse(last.time)
@@ -162,8 +162,8 @@ function chart(name, app, width) {
   const H = width < 500 ? 150 : 180, L = 30, R = 8, T = 18, B = 20
   const x = (t) => +(L + ((t - start) / (end - start)) * (width - L - R)).toFixed(1)
   const y = (n) => +(T + (1 - n / top) * (H - T - B)).toFixed(1)
-  const now = Object.entries(app.streams.versions).sort((a, b) => b[1] - a[1]).map(([v, n]) => v + ' ' + n)
-  const label = 'Open browsers by version over the last ' + span(end - start) + '. Now ' + app.streams.total +
+  const now = Object.entries(app.pages.versions).sort((a, b) => b[1] - a[1]).map(([v, n]) => v + ' ' + n)
+  const label = 'Open pages by version over the last ' + span(end - start) + '. Now ' + app.pages.total +
     (now.length ? ': ' + now.join(', ') : '') + '. Highest total: ' + Math.max(0, ...totals) + '.'
   const g = svg('svg', { width, height: H, viewBox: '0 0 ' + width + ' ' + H, role: 'img', 'aria-label': label })
   for (const n of top % 2 ? [0, top] : [0, top / 2, top]) {
@@ -194,7 +194,7 @@ function chart(name, app, width) {
   }
   if (points.length < 2) g.append(svg('text', { x: width / 2, y: H / 2, 'text-anchor': 'middle' }, 'Collecting…'))
   const legend = el('ul', { class: 'legend', 'aria-hidden': 'true' }, ...versions.map((v) => el('li', {}, swatch(v), el('code', {}, v))))
-  return el('figure', {}, el('figcaption', {}, 'Open browsers by version, last ' + span(end - start)), g, legend)
+  return el('figure', {}, el('figcaption', {}, 'Open pages by version, last ' + span(end - start)), g, legend)
 }
 
 function show(text, live) {

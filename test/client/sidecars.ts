@@ -3,15 +3,36 @@ import type { AddressInfo } from 'node:net'
 import type { Deploy } from '../../contract/deploy.js'
 import { metric } from '../helpers/http.js'
 
-/** Waits (bounded) until the real sidecar holds exactly `count` streams of `app`, by its /metrics. */
+/**
+ * Waits (bounded) until the real sidecar holds exactly `count` streams of `app`, by its /metrics
+ * (streams, not pages: the tabs of one browser share one).
+ */
 export async function waitForStreams(sidecarUrl: string, app: string, count: number, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const open = await metric(sidecarUrl, `deploy_notify_streams{app="${app}"}`)
+    if (open === count) return
+    if (Date.now() > deadline)
+      throw new Error(
+        `expected ${count} open stream(s) of app "${app}" within ${timeoutMs} ms, the sidecar holds ${open}`,
+      )
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/**
+ * Waits (bounded) until the real sidecar counts exactly `count` open pages of `app`, by its
+ * /metrics. The tab holding a browser's stream reopens it when its count of pages changes, so
+ * once the count is right no reopen is pending.
+ */
+export async function waitForPages(sidecarUrl: string, app: string, count: number, timeoutMs = 8000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const open = await metric(sidecarUrl, `deploy_notify_connections{app="${app}"}`)
     if (open === count) return
     if (Date.now() > deadline)
       throw new Error(
-        `expected ${count} open stream(s) of app "${app}" within ${timeoutMs} ms, the sidecar holds ${open}`,
+        `expected ${count} open page(s) of app "${app}" within ${timeoutMs} ms, the sidecar counts ${open}`,
       )
     await new Promise((resolve) => setTimeout(resolve, 50))
   }

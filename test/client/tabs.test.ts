@@ -4,7 +4,7 @@ import { notify } from '../helpers/http.js'
 import { useAppServers } from '../helpers/pages.js'
 import { useSidecar } from '../helpers/sidecar.js'
 import { release, versionFile } from './releases.js'
-import { waitForStreams } from './sidecars.js'
+import { waitForPages, waitForStreams } from './sidecars.js'
 
 // Many tabs of one app in one browser: one stream between them, one answer to the prompt.
 describe.skipIf(skipBrowserTests)('tabs of one app', () => {
@@ -28,6 +28,8 @@ describe.skipIf(skipBrowserTests)('tabs of one app', () => {
     const pages = []
     for (let i = 0; i < 8; i++) pages.push(await browser.open(`${url}/`, context))
 
+    // Every tab counted, over the one stream.
+    await waitForPages(sidecar().url, app, 8)
     await waitForStreams(sidecar().url, app, 1)
     const answer = await notify(sidecar().url, { app, version: 'v2', message: 'for every tab' })
     expect(answer.json.delivered).toBe(1)
@@ -50,6 +52,7 @@ describe.skipIf(skipBrowserTests)('tabs of one app', () => {
 
     // The first tab opened is the likely holder; whichever it was, two tabs remain and one of them takes over.
     await pages[0]?.close()
+    await waitForPages(sidecar().url, app, 2)
     await waitForStreams(sidecar().url, app, 1)
     await notify(sidecar().url, { app, version: 'v2', message: 'after handover' })
     await Promise.all(pages.slice(1).map((page) => banner(page).getByText('after handover').waitFor({ timeout: 5000 })))
