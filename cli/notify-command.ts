@@ -1,3 +1,4 @@
+import { readTokenFile, tokenPath } from '../server/notify-token.js'
 import { ask, describeAnswer, describeNetworkError, sidecarEndpoint, sleep, type Answer } from './sidecar-request.js'
 import { readCommandLine, UsageError } from './command-line.js'
 import { EXIT } from './exit-codes.js'
@@ -8,8 +9,9 @@ import { versionJsonUrl, waitUntilLive } from './wait-live.js'
 export const notifyHelp = `Usage: deploy-notify notify --url URL --version V [options]
 
 Tells the sidecar that version V is deployed, so it pushes a deploy event to every open page.
-The bearer token is read from NOTIFY_TOKEN (unset: no header; the sidecar then accepts loopback
-callers only). Network errors and 5xx answers are retried with backoff until --timeout.
+The bearer token is read from NOTIFY_TOKEN; when it is unset, from the token a sidecar on this
+host generated into DATA_DIR/notify-token (--data-dir, else DATA_DIR, else ./data, as for
+serve). Network errors and 5xx answers are retried with backoff until --timeout.
 
   --url URL           the sidecar's base URL, path prefix included (/notify is appended)
   --version V         the version now deployed, e.g. "$GIT_SHA"
@@ -23,6 +25,7 @@ callers only). Network errors and 5xx answers are retried with backoff until --t
                       by --timeout, and only then is the deploy announced
   --timeout DURATION  give up after this long: 500ms, 30s, 5m, 1h or seconds (default 60s);
                       with --wait-live, for the wait and then again for the notify
+  --data-dir DIR      where a sidecar on this host keeps its generated token (default ./data)
   -h, --help          show this help
 
 Exit codes:
@@ -50,6 +53,7 @@ export async function notify(args: string[], env: NodeJS.ProcessEnv): Promise<nu
     'wait-live': string,
     sequence: string,
     timeout: string,
+    'data-dir': string,
     mandatory: { type: 'boolean' },
   } as const
   const values = readCommandLine(args, options, notifyHelp)
@@ -58,11 +62,8 @@ export async function notify(args: string[], env: NodeJS.ProcessEnv): Promise<nu
   if (url === undefined || version === undefined)
     throw new UsageError(`notify needs --url and --version\n\n${notifyHelp}`)
   const headers: Record<string, string> = { 'content-type': 'application/json' }
-  // Empty counts as unset, as for the sidecar; whitespace would make fetch throw, not retry.
-  if (env.NOTIFY_TOKEN) {
-    if (/\s/.test(env.NOTIFY_TOKEN)) throw new UsageError('NOTIFY_TOKEN must not contain whitespace')
-    headers.authorization = `Bearer ${env.NOTIFY_TOKEN}`
-  }
+  const token = await findToken(env, values['data-dir'])
+  if (token) headers.authorization = `Bearer ${token.value}`
   // The sidecar judges every field; only sequence must become a JSON number here.
   const sequenceNumber = sequence === undefined ? undefined : parseSequence(sequence)
   const notesUrl = values['notes-url']
@@ -74,7 +75,32 @@ export async function notify(args: string[], env: NodeJS.ProcessEnv): Promise<nu
     const live = versionJsonUrl(values['wait-live'])
     if (!(await waitUntilLive(live, version, parseDuration(timeout), timeout))) return EXIT.timeout
   }
-  return announceDeploy(endpoint, request, timeout)
+  const code = await announceDeploy(endpoint, request, timeout)
+  if (code === EXIT.refused && token?.file)
+    process.stderr.write(`deploy-notify: the token was read from ${token.file}\n`)
+  return code
+}
+
+/**
+ * NOTIFY_TOKEN, or the token a sidecar on this host generated into its DATA_DIR (the same
+ * setting as for serve, so `npm start` then `deploy-notify notify` needs nothing else).
+ */
+async function findToken(
+  env: NodeJS.ProcessEnv,
+  dataDir: string | undefined,
+): Promise<{ value: string; file?: string } | undefined> {
+  // Empty counts as unset, as for the sidecar; whitespace would make fetch throw, not retry.
+  if (env.NOTIFY_TOKEN) {
+    if (/\s/.test(env.NOTIFY_TOKEN)) throw new UsageError('NOTIFY_TOKEN must not contain whitespace')
+    return { value: env.NOTIFY_TOKEN }
+  }
+  const dir = dataDir ?? (env.DATA_DIR || './data')
+  try {
+    const value = await readTokenFile(dir)
+    return value === undefined ? undefined : { value, file: tokenPath(dir) }
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
 }
 
 /** Posts until the sidecar answers below 500 or --timeout runs out. */

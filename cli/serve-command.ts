@@ -1,7 +1,24 @@
-import { ConfigError, flagName, loadConfig, settingNames, type SettingName } from '../server/config.js'
+import { flagName, loadConfig, settingNames, type SettingName } from '../server/config.js'
 import { closeOnSignals, startSidecar } from '../server/main.js'
-import { StoreError } from '../server/store/store.js'
 import { StartError, readCommandLine, UsageError } from './command-line.js'
+
+/**
+ * Why a start can fail, by the error's code: a setting is a usage error (exit 2), the rest
+ * refuse to start (exit 1), each with one sentence and no stack. Anything else is a bug (70).
+ */
+const startFailures: Record<string, (message: string) => Error> = {
+  DN_ERR_CONFIG: (message) => new UsageError(message),
+  DN_ERR_STATE: (message) => new StartError(message),
+  DN_ERR_DATA_DIR_IN_USE: (message) => new StartError(message),
+  // Listening: a port that is taken or privileged, an address this host does not have or
+  // cannot resolve.
+  ...Object.fromEntries(
+    ['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME'].map((code) => [
+      code,
+      (message: string) => new StartError(`cannot listen: ${message}; choose another PORT or HOST`),
+    ]),
+  ),
+}
 
 export const serveHelp = `Usage: deploy-notify serve [options]
 
@@ -11,7 +28,8 @@ in upper case (--keepalive-ms = KEEPALIVE_MS); a flag overrides the variable.
   --port N              listen port; 0 = any free port (default 8080)
   --host ADDRESS        listen address (default 0.0.0.0)
   --notify-token TOKEN  bearer token for POST /notify, at least 16 characters
-                        (default unset: notify from loopback only; prefer the variable)
+                        (default unset: a token generated into DATA_DIR/notify-token,
+                        which "deploy-notify notify" on this host reads; prefer the variable)
   --cors-origins LIST   comma-separated origins allowed to subscribe (default *)
   --keepalive-ms N      interval of keepalive comments (default 15000)
   --retry-ms N          reconnection delay hinted to browsers (default 3000)
@@ -33,12 +51,7 @@ export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<voi
   try {
     closeOnSignals(await startSidecar(loadConfig(env, flags)))
   } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError(error.message)
-    if (error instanceof StoreError) throw new StartError(error.message)
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      throw new StartError(`cannot listen: ${(error as Error).message}; choose another PORT or HOST`)
-    }
-    throw error
+    const code = (error as NodeJS.ErrnoException).code ?? ''
+    throw Object.hasOwn(startFailures, code) ? startFailures[code]!((error as Error).message) : error
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The rules every field of a deploy follows, wherever it enters: the JSON schema of
- * `POST /notify` and `/events`, what the stores read back, `stamp`, the build plugins and the
+ * `POST /notify` and `/events`, what the stores read back (`server/store/stored-deploy.ts`), `stamp`, the build plugins and the
  * CLI. Each rule keeps CR, LF and NUL out of everything that reaches the SSE encoder or a
  * metrics label, and says itself in words for error messages.
  */
@@ -15,7 +15,7 @@ export const fields = {
     rule: 'must be 1-128 printable ASCII characters, without leading or trailing spaces',
   },
   message: {
-    // A message is shown, never parsed: any text but line breaks and NUL, which no banner needs.
+    // Shown, never parsed, and it travels inside the JSON data line, so any text is safe on the wire.
     schema: { type: 'string', maxLength: 1000 },
     rule: 'must be a string of at most 1000 characters',
   },
@@ -27,6 +27,13 @@ export const fields = {
     rule: 'must be an http:// or https:// URL of at most 2048 characters, with no spaces, quotes, <, >, backslashes or non-ASCII characters (percent-encode them)',
   },
   mandatory: { schema: { type: 'boolean' }, rule: 'must be true or false' },
+  // The two fields the sidecar sets; checked where a store reads a deploy back. The id is
+  // written raw on the SSE `id:` line, so digits only.
+  id: { schema: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' }, rule: 'must be 1-16 digits, not starting with 0' },
+  time: {
+    schema: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(?:\\.\\d{1,9})?Z$' },
+    rule: 'must be an ISO-8601 UTC time such as 2025-01-31T12:00:00.000Z',
+  },
   sequence: {
     schema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
     rule: `must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}`,

@@ -7,7 +7,8 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify'
 import type { Config } from './config.js'
-import { clearerMessages, fastifyCodes, RouteNotFoundError } from './errors.js'
+import { clearerMessages, fastifyCodes, RouteNotFoundError, ShuttingDownError } from './errors.js'
+import { rememberHttpListeners } from './event-stream.js'
 import { Hub } from './hub.js'
 import { createMetrics } from './metrics.js'
 import { clientRoutes } from './routes/client.js'
@@ -18,7 +19,7 @@ import { statusPageRoutes } from './routes/status-page.js'
 import { statusRoutes } from './routes/status.js'
 import { versionRoutes } from './routes/version.js'
 import { schemaErrorFormatter } from './schema-errors.js'
-import { VersionSampler, type StreamCounts } from './status.js'
+import { VersionSampler } from './status.js'
 import type { Store } from './store/store.js'
 import { EventStreams } from './streams.js'
 
@@ -28,8 +29,6 @@ const CLOSE_GRACE_MS = 2000
 export interface AppOptions {
   config: Config
   store: Store
-  /** Open streams over every replica, for `/status`; this process's hub when not given. */
-  counts?: (hub: Hub) => StreamCounts & { close(): void }
   /** Fastify's `logger` option; tests pass `false`. */
   logger?: FastifyServerOptions['logger'] | FastifyBaseLogger
 }
@@ -39,12 +38,7 @@ export interface AppOptions {
  * tests build as many apps as they like. Closing the app ends every stream and timer it made;
  * the store belongs to the caller.
  */
-export async function buildApp({
-  config,
-  store,
-  counts: shareCounts,
-  logger = false,
-}: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, store, logger = false }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(typeof logger === 'object' && logger !== null && 'child' in logger ? { loggerInstance: logger } : { logger }),
     // Thousands of streams connect and reconnect; one log line each is noise, not insight.
@@ -55,6 +49,8 @@ export async function buildApp({
     schemaErrorFormatter,
     // Ends idle keep-alive connections on close, so shutdown does not wait for them.
     forceCloseConnections: 'idle',
+    // Fastify's own 503 while closing is not { error, message }: the onRequest hook below answers.
+    return503OnClosing: false,
     // A connection that never becomes a request (silent, a partial head, a trickling body) is
     // closed: idle for this long, or its request not complete this long after its first byte.
     // A stream's request is complete at its head, and its socket then has no timeout.
@@ -67,11 +63,14 @@ export async function buildApp({
     },
   })
 
+  // Before any other 'connection' listener but Node's: see openEventStream.
+  app.server.on('connection', rememberHttpListeners)
   const registry = new EventStreams({ keepaliveMs: config.keepaliveMs, lifetimeMs: config.streamLifetimeMs })
   const hub = new Hub(registry)
   const metrics = createMetrics(hub, store)
-  const counts = shareCounts?.(hub)
-  const sampler = new VersionSampler(counts ?? hub)
+  // Open streams over every process sharing the store (replicas), for /status.
+  const counts = store.streamCounts(hub)
+  const sampler = new VersionSampler(counts)
   store.onChange((deploy) => {
     const start = process.hrtime.bigint()
     try {
@@ -93,7 +92,14 @@ export async function buildApp({
     done()
   })
   let forceClose: NodeJS.Timeout | undefined
+  let closing = false
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return
+    reply.header('connection', 'close')
+    throw new ShuttingDownError()
+  })
   app.addHook('preClose', async () => {
+    closing = true
     // Streams never finish by themselves; end them first so the server can close.
     registry.close()
     // Node does not count a connection that never sent a request (a browser's preconnect) as
@@ -103,7 +109,7 @@ export async function buildApp({
   app.addHook('onClose', async () => {
     clearTimeout(forceClose)
     sampler.close()
-    counts?.close()
+    counts.close()
   })
 
   // Only JSON bodies are accepted anywhere; text/plain would otherwise reach the schema as a string.
@@ -131,7 +137,7 @@ export async function buildApp({
   await app.register(versionRoutes, { store })
   await app.register(opsRoutes, { metrics, store })
   await app.register(clientRoutes)
-  await app.register(statusRoutes, { store, counts: counts ?? hub, sampler })
-  await app.register(statusPageRoutes, { store, counts: counts ?? hub, sampler, registry, config })
+  await app.register(statusRoutes, { store, counts, sampler })
+  await app.register(statusPageRoutes, { store, counts, sampler, registry, config })
   return app
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import createError from '@fastify/error'
 
 /** Everything the sidecar is configured with, read once at start and passed down. */
 export interface Config {
@@ -18,9 +19,8 @@ export interface Config {
   streamLifetimeMs: number
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError'
-}
+/** A setting the sidecar cannot run with; the message names it. The CLI exits 2. */
+export const ConfigError = createError('DN_ERR_CONFIG', '%s')
 
 type Parse<T> = (raw: string, name: string) => T
 
@@ -144,6 +144,10 @@ export function loadConfig(
     const raw = flags[name] ?? env[name]
     const label = flags[name] === undefined ? name : `--${flagName(name)}`
     config[setting.key] = raw === undefined || raw === '' ? setting.fallback() : setting.parse(raw, label)
+  }
+  // Without it each replica would generate a token of its own into its DATA_DIR (notify-token.ts).
+  if (config.redisUrl !== undefined && config.notifyToken === undefined) {
+    throw new ConfigError('REDIS_URL needs NOTIFY_TOKEN: replicas behind one URL must share one token')
   }
   return config as unknown as Config
 }

@@ -1,15 +1,11 @@
 import createError from '@fastify/error'
 
 /**
- * The errors the sidecar answers with, each with its status code. The JSON body is
- * `{ error: code, message }` (see `app.ts`); codes are stable, messages are for people.
+ * Every coded error of the sidecar, each with its status code. An answer's JSON body is
+ * `{ error: code, message }` (see `app.ts`); codes are stable, messages are for people. The
+ * start-up errors (no status) are mapped to exit codes by their code in `cli/serve-command.ts`.
  */
 export const UnauthorizedError = createError('DN_ERR_UNAUTHORIZED', '%s', 401)
-export const LoopbackOnlyError = createError(
-  'DN_ERR_LOOPBACK_ONLY',
-  'NOTIFY_TOKEN is not set, so notify is accepted from loopback only; set NOTIFY_TOKEN to notify from %s',
-  403,
-)
 export const NoVersionError = createError('DN_ERR_NO_VERSION', 'no version of app "%s" is known yet', 404)
 export const RouteNotFoundError = createError('DN_ERR_NOT_FOUND', 'no route %s %s', 404)
 export const StaleSequenceError = createError('DN_ERR_STALE_SEQUENCE', '%s', 409)
@@ -23,7 +19,18 @@ export const ClientNotBuiltError = createError(
   'the browser client is not built; run "npm run build"',
   503,
 )
+/** Thrown by a store's `publish` when the deploy could not be made durable; nothing changed. */
 export const StoreUnavailableError = createError('DN_ERR_STORE_UNAVAILABLE', 'the deploy was not stored: %s', 503)
+export const ShuttingDownError = createError(
+  'DN_ERR_SHUTTING_DOWN',
+  'this sidecar is shutting down; retry, another replica or its restart will answer',
+  503,
+)
+
+/** The state under DATA_DIR (or the token file beside it) cannot be read or used: exit 1. */
+export const StateError = createError('DN_ERR_STATE', '%s')
+/** Another sidecar runs on the same DATA_DIR: exit 1. */
+export const DataDirInUseError = createError('DN_ERR_DATA_DIR_IN_USE', '%s')
 
 /** Fastify's own codes for bad requests, renamed so clients see one family of codes. */
 export const fastifyCodes: Record<string, string> = {

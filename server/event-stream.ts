@@ -3,6 +3,7 @@ import { createRequire } from 'node:module'
 import { Socket } from 'node:net'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { retryFrame } from './sse.js'
+import { endStream } from './streams.js'
 
 /**
  * The first bytes of a stream: a retry hint with jitter, so the browsers of a restarted
@@ -13,13 +14,29 @@ export const jitteredRetry = (retryMs: number): Buffer =>
 
 /**
  * The events Node's HTTP server listens to on each connection (lib/_http_server.js,
- * connectionListenerInternal). A stream's socket is released from exactly the listeners it had
- * on these when its head was written; test/streams-hardening.test.ts pins the list.
+ * connectionListenerInternal); test/streams-hardening.test.ts pins the list.
  */
 export const HTTP_SERVER_SOCKET_EVENTS = ['data', 'end', 'close', 'drain', 'error', 'timeout', 'pause', 'resume']
 type Listener = (...args: unknown[]) => void
+type Listeners = (readonly [string, Listener[]])[]
 /** A socket's own listeners (net's 'end' handler), which stay: only the HTTP server's go. */
 const socketOwn = new Set(HTTP_SERVER_SOCKET_EVENTS.flatMap((event) => new Socket().listeners(event)))
+/** What the HTTP server attached to each connection, until it holds a stream or closes. */
+const httpListeners = new WeakMap<Socket, Listeners>()
+
+/**
+ * A 'connection' listener of the HTTP server, registered after Node's own: it records exactly
+ * the listeners Node just put on the connection, the ones a stream's socket is later freed of
+ * (anything added after, by anyone, stays).
+ */
+export function rememberHttpListeners(socket: Socket): void {
+  httpListeners.set(
+    socket,
+    HTTP_SERVER_SOCKET_EVENTS.map(
+      (event) => [event, (socket.listeners(event) as Listener[]).filter((l) => !socketOwn.has(l))] as const,
+    ),
+  )
+}
 
 type FreeParser = (parser: unknown, request: IncomingMessage, socket: Socket) => void
 /**
@@ -45,9 +62,6 @@ export function openEventStream(
   reply.hijack()
   const response = reply.raw
   const socket = request.raw.socket
-  const httpListeners = HTTP_SERVER_SOCKET_EVENTS.map(
-    (event) => [event, (socket.listeners(event) as Listener[]).filter((l) => !socketOwn.has(l))] as const,
-  )
   response.removeHeader('transfer-encoding')
   socket.cork()
   response.writeHead(200, {
@@ -64,27 +78,29 @@ export function openEventStream(
   socket.uncork()
   // Once the parser has returned from the bytes it is parsing (pipelined requests in the same
   // read are refused by `attach`, which sees the socket already held).
-  if (held) setImmediate(releaseFromHttpServer, socket, request.raw, response, httpListeners)
+  if (held) setImmediate(releaseFromHttpServer, socket, request.raw, response)
 }
 
 /**
  * What Node does with an upgraded connection, for a stream: its parser, request, response and
  * per-connection listeners are let go (a few KB per stream), and whatever the client sends
- * after the head ends the stream.
+ * after the head ends the stream. test/streams-hardening.test.ts pins what is taken off.
  */
-function releaseFromHttpServer(
-  socket: Socket,
-  request: IncomingMessage,
-  response: ServerResponse,
-  httpListeners: (readonly [string, Listener[]])[],
-): void {
+function releaseFromHttpServer(socket: Socket, request: IncomingMessage, response: ServerResponse): void {
   const parser = (socket as Socket & { parser?: unknown }).parser
-  if (socket.destroyed || !parser || typeof freeParser !== 'function') return
-  for (const [event, listeners] of httpListeners) {
+  const listenersOfServer = httpListeners.get(socket)
+  httpListeners.delete(socket)
+  if (socket.destroyed || !parser || !listenersOfServer || typeof freeParser !== 'function') return
+  for (const [event, listeners] of listenersOfServer) {
     for (const listener of listeners) socket.removeListener(event, listener)
   }
   freeParser(parser, request, socket)
   response.detachSocket(socket)
+  // Node's own 'finish' handler (resOnFinish) expects the response to own the socket still and
+  // throws if a handler ends it now; Fastify's would log a request that never finished. Ending
+  // the response is one more way to end the stream.
+  response.removeAllListeners('finish')
+  response.once('finish', () => endStream(socket))
   socket.on('data', closeOnData)
   socket.on('end', closeOnData)
   // Node pauses a connection flooded with pipelined requests; a stream must see its peer leave.

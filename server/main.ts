@@ -1,11 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { buildApp } from './app.js'
-import type { Hub } from './hub.js'
-import { ReplicaCounts } from './replica-counts.js'
 import type { Config } from './config.js'
-import { openFileStore } from './store/file.js'
-import { openRedisStore } from './store/redis.js'
+import { generatedToken } from './notify-token.js'
+import { createStore } from './store/create-store.js'
 import type { Store } from './store/store.js'
 
 /** How long a shutdown may take before the process exits anyway. */
@@ -21,17 +19,27 @@ export interface Sidecar {
 }
 
 /**
- * Opens the store (Redis when REDIS_URL is set, else the file under DATA_DIR), builds the app
- * and listens. Throws StoreError when the state cannot be read.
+ * Opens the store (`createStore`), builds the app and listens. Without NOTIFY_TOKEN, notify
+ * requires the token generated into DATA_DIR (`notify-token.ts`). Start-up failures are coded
+ * errors (`DN_ERR_CONFIG`, `DN_ERR_STATE`, `DN_ERR_DATA_DIR_IN_USE`, or the listen errno) that
+ * the CLI turns into an exit code and one sentence.
  */
 export async function startSidecar(config: Config): Promise<Sidecar> {
   const logger = pino({ level: 'info' })
-  const store = config.redisUrl ? await openRedisStore(config.redisUrl, logger) : await openFileStore(config.dataDir)
-  const redisUrl = config.redisUrl
-  const counts = redisUrl ? (hub: Hub) => new ReplicaCounts(redisUrl, hub) : undefined
-  const app = await buildApp({ config, store, counts, logger })
-  if (config.notifyToken === undefined) {
-    app.log.warn('NOTIFY_TOKEN is not set: POST /notify is accepted from loopback callers only')
+  const generated = config.notifyToken === undefined ? await generatedToken(config.dataDir) : undefined
+  const store = await createStore(config, logger)
+  const app = await buildApp({
+    config: { ...config, notifyToken: generated?.token ?? config.notifyToken },
+    store,
+    logger,
+  })
+  if (generated) {
+    const how = generated.created ? 'generated a token into' : 'uses the token in'
+    app.log.warn(
+      { tokenFile: generated.path },
+      `NOTIFY_TOKEN is not set: POST /notify ${how} ${generated.path} (owner-only); ` +
+        `"deploy-notify notify" on this host reads it there. Set NOTIFY_TOKEN to notify from elsewhere`,
+    )
   }
   try {
     await app.listen({ port: config.port, host: config.host })

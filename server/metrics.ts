@@ -53,10 +53,19 @@ export function createMetrics(hub: Hub, store: Store): Metrics {
   })
   new Gauge({
     name: 'deploy_notify_store_up',
-    help: 'Whether the store can take a notify: 1, or 0 while Redis is not connected.',
+    help: 'Whether the store can take a notify: 1, or 0 while Redis is not connected or the state file cannot be written.',
     registers: [registry],
     collect() {
-      this.set(store.connected() ? 1 : 0)
+      this.set(store.problem() === undefined ? 1 : 0)
+    },
+  })
+  new Counter({
+    name: 'deploy_notify_store_rejected_total',
+    help: 'Records read from the store (a Redis message or key) that were not valid deploys and were ignored.',
+    registers: [registry],
+    collect() {
+      this.reset()
+      this.inc(store.rejected)
     },
   })
   const fanoutLag = new Histogram({

@@ -1,5 +1,5 @@
 import type { Deploy } from '../contract/deploy.js'
-import type { Store } from './store/store.js'
+import type { Store, StreamCounts } from './store/store.js'
 
 /**
  * Distinct versions counted by name per app, in `/status`, its samples and the metrics; the
@@ -14,14 +14,8 @@ export const SAMPLE_INTERVAL_MS = 10_000
 export const SAMPLE_WINDOW_MS = 60 * 60_000
 const MAX_SAMPLES = SAMPLE_WINDOW_MS / SAMPLE_INTERVAL_MS
 
-/**
- * Open streams by app and running version: this process's hub, or, with replicas, every
- * replica's (see `replica-counts.ts`).
- */
-export interface StreamCounts {
-  apps(): Iterable<string>
-  versions(app: string): ReadonlyMap<string, number>
-}
+/** Open streams by app and running version: this process's hub, or every replica's (the store shares them). */
+export type { StreamCounts }
 
 const total = (versions: ReadonlyMap<string, number>): number => {
   let sum = 0

@@ -90,7 +90,11 @@ export class EventStreams {
   close(): void {
     this.#closed = true
     for (const timer of this.#timers) clearInterval(timer)
-    for (const socket of this.#bySocket.keys()) endStream(socket)
+    // The process is going away: what is queued is sent, then the socket closes at once.
+    for (const socket of this.#bySocket.keys()) {
+      if (socket.writableLength > 0) socket.resetAndDestroy()
+      else socket.end(() => socket.destroy())
+    }
   }
 
   /** @internal: StreamGroup.add */
@@ -241,16 +245,13 @@ function ignoreError(): void {
  * bytes still queued in user space is not reading, so it is reset at once; any other that has
  * not closed its side after `END_GRACE_MS` is reset then.
  */
-function endStream(socket: Socket): void {
+export function endStream(socket: Socket): void {
   if (socket.destroyed) return
   if (socket.writableLength > 0) {
     socket.resetAndDestroy()
     return
   }
   socket.end()
-  setTimeout(resetIfOpen, END_GRACE_MS, socket).unref()
-}
-
-function resetIfOpen(socket: Socket): void {
-  if (!socket.destroyed) socket.resetAndDestroy()
+  const reset = setTimeout(() => socket.resetAndDestroy(), END_GRACE_MS).unref()
+  socket.once('close', () => clearTimeout(reset))
 }

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -52,16 +55,17 @@ describe('deploy-notify notify', () => {
     expect(again.stdout).toMatch(/^deploy-notify: unchanged: app "default" is already at version "v1" \(id 1\)\n$/)
   })
 
-  it('sends no Authorization header without NOTIFY_TOKEN, which a token-less sidecar accepts from loopback', async () => {
-    const open = await startTestSidecar({ NOTIFY_TOKEN: '' })
+  it('sends no Authorization header without NOTIFY_TOKEN or a token file, and the sidecar says where the token is', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'deploy-notify-no-token-'))
     try {
-      const exit = await notifyCli(['--url', open.url, '--version', 'v1'], '')
-      expect(exit.code).toBe(0)
-      expect((await notifyCli(['--url', sidecar.url, '--version', 'v1'], '')).stderr).toMatch(
-        /401 .*Authorization: Bearer/,
-      )
+      const exit = await runCli(['notify', '--url', sidecar.url, '--version', 'v1'], {
+        NOTIFY_TOKEN: '',
+        DATA_DIR: empty,
+      })
+      expect(exit.code).toBe(1)
+      expect(exit.stderr).toMatch(/401 DN_ERR_UNAUTHORIZED: an Authorization: Bearer .* DATA_DIR\/notify-token/)
     } finally {
-      await open.close()
+      await rm(empty, { recursive: true, force: true })
     }
   })
 

@@ -38,17 +38,18 @@ afterEach(async () => {
 const notifyArgs = (...more: string[]) => ['notify', '--url', sidecar.url, '--app', 'web', '--version', 'v2', ...more]
 const current = async () => (await getJson(`${sidecar.url}/version?app=web`)).json
 
-describe('deploy-notify notify --wait-live', () => {
+// Each test runs the CLI several times, each a process of its own: slow on a busy machine.
+describe('deploy-notify notify --wait-live', { timeout: 90_000 }, () => {
   it('notifies only once the site serves the new version.json', async () => {
     const cli = startCli(
-      notifyArgs('--wait-live', `${site.url}/shop/`, '--timeout', '30s'),
+      notifyArgs('--wait-live', `${site.url}/shop/`, '--timeout', '60s'),
       { NOTIFY_TOKEN: TOKEN },
-      40_000,
+      80_000,
     )
-    await cli.printed(/waiting for .*\/shop\/version\.json to serve "v2": it serves "v1"/, 10_000)
+    await cli.printed(/waiting for .*\/shop\/version\.json to serve "v2": it serves "v1"/, 30_000)
     // The site switches a few seconds later, after the CLI asked again; pages hear nothing meanwhile.
     const asked = site.requests()
-    await until(() => site.requests() >= asked + 2, 'the CLI to ask twice more', 10_000)
+    await until(() => site.requests() >= asked + 2, 'the CLI to ask twice more', 30_000)
     expect((await getJson(`${sidecar.url}/version?app=web`)).status).toBe(404)
     const switchedAt = Date.now()
     site.serve('v2')

@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { notify } from './helpers/http.js'
+import { connect } from 'node:net'
+import { notify, until } from './helpers/http.js'
 import { runCli, spawnSidecar, type SidecarProcess } from './helpers/process.js'
 import { openRawStreams } from './helpers/raw-streams.js'
 import { TOKEN } from './helpers/sidecar.js'
@@ -28,7 +29,7 @@ async function spawn(env: Record<string, string> = {}): Promise<SidecarProcess> 
 }
 
 describe('the sidecar process', () => {
-  it('keeps the state through SIGKILL: after a restart a new page gets the current version', async () => {
+  it('keeps the state through SIGKILL: after a restart (the lock the killed one left does not block it) a new page gets the current version', async () => {
     const first = await spawn()
     expect((await notify(first.url, { app: 'web', version: 'v7', message: 'kept' })).status).toBe(202)
     first.child.kill('SIGKILL')
@@ -56,9 +57,40 @@ describe('the sidecar process', () => {
     expect(exit.stdout).toMatch(/shutting down/)
   })
 
-  it('warns at start when NOTIFY_TOKEN is not set', async () => {
+  it('answers a request that arrives during shutdown with a JSON 503, and closes', async () => {
+    const sidecar = await spawn()
+    const socket = connect(sidecar.port, '127.0.0.1')
+    let text = ''
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString()))
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+    const body = JSON.stringify({ version: 'v1' })
+    // A notify in flight (its body not sent yet) keeps the connection busy through the shutdown.
+    // Its 100 Continue says the sidecar has taken it in, before the shutdown starts.
+    socket.write(
+      `POST /notify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nExpect: 100-continue\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+    )
+    await until(() => text.includes('100 Continue'), 'the notify to be taken in', 10_000)
+    sidecar.child.kill('SIGTERM')
+    await until(() => sidecar.output().includes('shutting down'), 'the shutdown to start', 10_000)
+    socket.write(`${body}GET /version HTTP/1.1\r\nHost: x\r\n\r\n`)
+    await closed
+    const answers = text.split(/(?=HTTP\/1\.1 )/)
+    expect(answers.map((answer) => answer.slice(0, 12))).toEqual(['HTTP/1.1 100', 'HTTP/1.1 202', 'HTTP/1.1 503'])
+    const refused = answers[2]!
+    expect(refused).toMatch(/\r\nconnection: close\r\n/i)
+    expect(JSON.parse(refused.slice(refused.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: 'DN_ERR_SHUTTING_DOWN',
+      message: expect.stringMatching(/shutting down/),
+    })
+    expect((await sidecar.exited).code).toBe(0)
+  })
+
+  it('warns at start when NOTIFY_TOKEN is not set, naming the token file notify then needs', async () => {
     const sidecar = await spawn({ NOTIFY_TOKEN: '' })
-    expect(sidecar.output()).toMatch(/NOTIFY_TOKEN is not set: POST \/notify is accepted from loopback callers only/)
+    expect(sidecar.output()).toContain(
+      `NOTIFY_TOKEN is not set: POST /notify generated a token into ${dataDir}/notify-token (owner-only)`,
+    )
   })
 
   it('lets a flag override the environment', async () => {
@@ -94,10 +126,61 @@ describe('the sidecar process', () => {
 
   it('stops at start with exit 1 when the port is taken', async () => {
     const first = await spawn()
-    const exit = await runCli(['serve'], { PORT: String(first.port), HOST: '127.0.0.1', DATA_DIR: dataDir })
+    const other = join(dataDir, 'other')
+    const exit = await runCli(['serve'], { PORT: String(first.port), HOST: '127.0.0.1', DATA_DIR: other })
     expect(exit.code).toBe(1)
-    expect(exit.stderr).toMatch(/^deploy-notify: cannot listen: .*EADDRINUSE.*; choose another PORT or HOST/m)
+    expect(exit.stderr).toMatch(/^deploy-notify: cannot listen: .*EADDRINUSE.*; choose another PORT or HOST\n$/)
   })
+
+  it('stops at start with exit 1 when HOST does not resolve, without a stack', async () => {
+    const exit = await runCli(['serve'], { PORT: '0', HOST: 'no-such-host.invalid', DATA_DIR: dataDir }, 30_000)
+    expect(exit.code).toBe(1)
+    expect(exit.stderr).toMatch(
+      /^deploy-notify: cannot listen: .*no-such-host\.invalid.*; choose another PORT or HOST\n$/,
+    )
+  })
+
+  it('refuses a second sidecar on the same DATA_DIR (exit 1), saying that replicas need REDIS_URL', async () => {
+    const first = await spawn()
+    const exit = await runCli(['serve'], { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, NOTIFY_TOKEN: TOKEN })
+    expect(exit.code).toBe(1)
+    expect(exit.stderr).toMatch(
+      new RegExp(
+        `^deploy-notify: DATA_DIR ${dataDir} is in use by the sidecar with PID ${first.child.pid} on .*REDIS_URL`,
+      ),
+    )
+    expect(exit.stderr.split('\n')).toHaveLength(2) // one line, no stack
+    // The first one goes on serving, its state untouched.
+    expect((await notify(first.url, { app: 'web', version: 'v1' })).status).toBe(202)
+  })
+
+  const wrongShapes: [string, string, RegExp][] = [
+    ['an array', '[]', /not a JSON object/],
+    ['apps as a list', '{"format":1,"apps":[]}', /no "apps" object/],
+    [
+      'a deploy that is a number',
+      '{"format":1,"apps":{"web":5}}',
+      /app "web" has no valid deploy: a deploy must be a JSON object/,
+    ],
+    [
+      'an id with a newline (a forged SSE event)',
+      '{"format":1,"apps":{"web":{"app":"web","version":"v1","id":"1\\nevent: deploy","time":"2025-01-01T00:00:00.000Z"}}}',
+      /app "web" has no valid deploy: its id must be 1-16 digits/,
+    ],
+  ]
+  it.each(wrongShapes)(
+    'stops at start with exit 1 on a state file with %s, naming the file and field',
+    async (_name, text, reason) => {
+      const file = join(dataDir, 'state.json')
+      await writeFile(file, text)
+      const exit = await runCli(['serve'], { PORT: '0', DATA_DIR: dataDir, NOTIFY_TOKEN: TOKEN })
+      expect(exit.code).toBe(1)
+      expect(exit.stderr).toMatch(new RegExp(`^deploy-notify: ${file} is not a deploy-notify state file \\(`))
+      expect(exit.stderr).toMatch(reason)
+      expect(exit.stderr.split('\n')).toHaveLength(2)
+      expect(await readFile(file, 'utf8')).toBe(text)
+    },
+  )
 
   it('explains itself with --help', async () => {
     const exit = await runCli(['serve', '--help'])

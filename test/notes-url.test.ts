@@ -15,7 +15,8 @@ afterEach(async () => {
 
 const NOTES = 'https://example.com/releases/v2?from=v1#search'
 
-describe('--notes-url', () => {
+// Each test runs the CLI several times, each a process of its own: slow on a busy machine.
+describe('--notes-url', { timeout: 90_000 }, () => {
   it('reaches open pages in the deploy event, /version and the state after a restart', async () => {
     const page = await Subscriber.open(sidecar.url, { app: 'web', version: 'v1' })
     try {

@@ -3,7 +3,9 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { request } from 'undici'
-import { getJson, metric, notify } from './helpers/http.js'
+import { mkdir, rmdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { getJson, metric, notify, until } from './helpers/http.js'
 import { startTestSidecar } from './helpers/sidecar.js'
 import { Subscriber } from './helpers/stream.js'
 
@@ -16,6 +18,31 @@ describe('GET /healthz', () => {
       const answer = await getJson(`${sidecar.url}/healthz`)
       expect(answer.status).toBe(200)
       expect(answer.json).toEqual({ status: 'ok' })
+    } finally {
+      await sidecar.close()
+    }
+  })
+})
+
+describe('GET /healthz with the file store', () => {
+  it('turns 503 while the state file cannot be written, and back to 200 when it can', async () => {
+    const sidecar = await startTestSidecar()
+    try {
+      // A folder where the temporary file goes makes every write fail, as a full or read-only disk would.
+      const blocker = join(sidecar.dataDir, 'state.json.tmp')
+      await mkdir(blocker)
+      expect((await notify(sidecar.url, { app: 'web', version: 'v1' })).status).toBe(503)
+      const down = await getJson(`${sidecar.url}/healthz`)
+      expect(down.status).toBe(503)
+      expect(down.json).toEqual({
+        status: 'unavailable',
+        error: 'DN_ERR_STORE_UNAVAILABLE',
+        message: expect.stringMatching(/^cannot write .*state\.json: /),
+      })
+      expect(await metric(sidecar.url, 'deploy_notify_store_up')).toBe(0)
+      await rmdir(blocker)
+      await until(async () => (await getJson(`${sidecar.url}/healthz`)).status === 200, '/healthz to recover', 5000)
+      expect((await notify(sidecar.url, { app: 'web', version: 'v1' })).status).toBe(202)
     } finally {
       await sidecar.close()
     }

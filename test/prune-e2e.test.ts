@@ -66,7 +66,7 @@ describe.skipIf(missing.length > 0 && !process.env.CI)('prune keeps what open pa
     await deploy('v1')
     const page = await browser.open(`${nginx.url}/`)
     expect(await page.getByTestId('version').textContent()).toBe('v1')
-    await waitForStreams(sidecar.url, APP, 1)
+    await waitForStreams(sidecar.url, APP, 1, 20_000)
 
     await deploy('v2')
     const withV1Open = await fileTree(root)
@@ -78,10 +78,10 @@ describe.skipIf(missing.length > 0 && !process.env.CI)('prune keeps what open pa
     expect(await fileTree(root)).toEqual(withV1Open)
     // The old page's report chunk was never loaded; it still is there to load.
     await page.getByRole('button', { name: 'Open the report' }).click()
-    await page.getByRole('heading', { name: 'Report of version v1' }).waitFor({ timeout: 5000 })
+    await page.getByRole('heading', { name: 'Report of version v1' }).waitFor({ timeout: 20_000 })
 
     await page.context().close()
-    await waitForStreams(sidecar.url, APP, 0)
+    await waitForStreams(sidecar.url, APP, 0, 20_000)
     const before = await fileTree(root)
     const v1 = await fileTree(join(folder, 'v1'))
     const v2 = await fileTree(join(folder, 'v2'))
@@ -117,6 +117,6 @@ describe.skipIf(missing.length > 0 && !process.env.CI)('prune keeps what open pa
     const fresh = await browser.open(`${nginx.url}/`)
     expect(await fresh.getByTestId('version').textContent()).toBe('v2')
     await fresh.getByRole('button', { name: 'Open the report' }).click()
-    await fresh.getByRole('heading', { name: 'Report of version v2' }).waitFor({ timeout: 5000 })
-  }, 120_000)
+    await fresh.getByRole('heading', { name: 'Report of version v2' }).waitFor({ timeout: 20_000 })
+  }, 240_000)
 })

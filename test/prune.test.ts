@@ -49,22 +49,23 @@ const prune = (...args: string[]) => runCli(['prune', '--dir', root, '--url', si
 async function openPages(version: string, count = 1): Promise<RawStream[]> {
   const opened = await openRawStreams(sidecar.port, count, `/events?app=web&version=${version}`)
   streams.push(...opened)
-  await waitForStreams(sidecar.url, 'web', streams.length)
+  await waitForStreams(sidecar.url, 'web', streams.length, 20_000)
   return opened
 }
 
 async function closePages(): Promise<void> {
   for (const s of streams.splice(0)) s.socket.destroy()
-  await waitForStreams(sidecar.url, 'web', 0)
+  await waitForStreams(sidecar.url, 'web', 0, 20_000)
 }
 
-describe('deploy-notify prune', () => {
+// Each test runs the CLI several times, each a process of its own: slow on a busy machine.
+describe('deploy-notify prune', { timeout: 90_000 }, () => {
   beforeEach(async () => {
     await deploy('v1', { ...SHARED, 'assets/app-1.js': 'one', 'assets/lazy-1.js': 'lazy one', 'old.html': 'x' })
     await notify(sidecar.url, { app: 'web', version: 'v1' })
     await deploy('v2', { ...SHARED, 'assets/app-2.js': 'two' })
     await notify(sidecar.url, { app: 'web', version: 'v2' })
-  })
+  }, 60_000)
 
   it('keeps what an open page runs, then deletes only the old files; --dry-run lists the same and deletes nothing', async () => {
     await openPages('v1')
@@ -176,7 +177,7 @@ describe('deploy-notify prune', () => {
   it('deletes nothing while a page reports no version, and keeps a build copied but not yet announced', async () => {
     const before = await tree(root)
     await openRawStreams(sidecar.port, 1, '/events?app=web').then((s) => streams.push(...s))
-    await waitForStreams(sidecar.url, 'web', 1)
+    await waitForStreams(sidecar.url, 'web', 1, 20_000)
     const blocked = await prune()
     expect(blocked.code).toBe(0)
     expect(blocked.stdout).toMatch(/nothing deleted in .*: 1 open page report no version \("unknown"\)/)

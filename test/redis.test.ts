@@ -197,4 +197,62 @@ describe.skipIf(skip)('the Redis store', () => {
     await until(async () => (await health(b)) === 200, 'the replica to report Redis back')
     expectUnbroken(onB)
   })
+
+  it('ignores messages on its channel that are not valid deploys: counted, logged once, no stream changed', async () => {
+    const a = await replicas.start(redis.url)
+    const page = await replicas.open(a.url, 'poison', 'v0')
+    expect((await notify(a.url, { app: 'poison', version: 'v1' })).status).toBe(202)
+    await page.next('deploy', 'v1')
+
+    const forged = { app: 'poison', version: 'forged', id: '7\nevent: deploy', time: new Date().toISOString() }
+    for (const message of ['not json', '{"hello":"from another program"}', JSON.stringify(forged)]) {
+      await redis.command('PUBLISH', 'deploy-notify:deploys', message)
+    }
+    await until(async () => (await metric(a.url, 'deploy_notify_store_rejected_total')) === 3, 'three rejections')
+    expect(await health(a)).toBe(200)
+    expect((await getJson(`${a.url}/version?app=poison`)).json).toMatchObject({ version: 'v1', id: '1' })
+    // Rate-limited: one line for the burst, naming the first reason.
+    expect(a.output().match(/ignored a message on the channel that is not a valid deploy: not JSON/g)).toHaveLength(1)
+
+    // A poisoned key is not served either: the next notify decides against this replica's copy.
+    await redis.command('SET', 'deploy-notify:state:poison', JSON.stringify(forged))
+    const next = await notify(a.url, { app: 'poison', version: 'v2' })
+    expect(next.json).toMatchObject({ version: 'v2', id: '2' })
+    await page.next('deploy', 'v2')
+    expect(page.received.map((event) => `${event.type} ${event.data.version} ${event.lastEventId}`)).toEqual([
+      'deploy v1 1',
+      'deploy v2 2',
+    ])
+    expectUnbroken(page)
+  })
+
+  it('puts the state back when Redis loses it, so ids go on for every page and every replica', async () => {
+    const a = await replicas.start(redis.url)
+    for (const version of ['v1', 'v2']) expect((await notify(a.url, { app: 'lost', version })).status).toBe(202)
+    const page = await replicas.open(a.url, 'lost')
+    await page.next('version', 'v2')
+
+    // Data lost: flushed, and restarted from an empty append-only file (no persistence).
+    await redis.command('FLUSHALL')
+    await redis.restart()
+    await until(
+      () => /Redis had lost the state of 1 app\(s\); restored it from this replica/.test(a.output()),
+      'the replica to put the state back',
+      10_000,
+    )
+    expect(JSON.parse(String(await redis.command('GET', 'deploy-notify:state:lost')))).toMatchObject({ id: '2' })
+
+    // A replica started after the loss counts on from there, and so do the pages of the first.
+    const b = await replicas.start(redis.url)
+    const next = await notify(b.url, { app: 'lost', version: 'v3' })
+    expect(next.json).toMatchObject({ version: 'v3', id: '3' })
+    const event = await page.next('deploy', 'v3', 5000)
+    expect(event.lastEventId).toBe('3')
+
+    // Flushed again without a restart: the very next notify goes on from the replica's copy.
+    await redis.command('FLUSHALL')
+    expect((await notify(a.url, { app: 'lost', version: 'v4' })).json).toMatchObject({ id: '4' })
+    await page.next('deploy', 'v4')
+    expect(page.received.map((e) => e.lastEventId)).toEqual(['2', '3', '4'])
+  })
 })

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { openFileStore } from '../server/store/file.js'
-import { StoreError } from '../server/store/store.js'
 
 let dir: string
 beforeEach(async () => {
@@ -71,7 +70,7 @@ describe('the file store', () => {
       () => undefined,
       (e: unknown) => e,
     )
-    expect(error).toBeInstanceOf(StoreError)
+    expect(error).toMatchObject({ code: 'DN_ERR_STATE' })
     expect((error as Error).message).toContain(join(dir, 'state.json'))
     expect((error as Error).message).toMatch(reason)
     expect(await readFile(join(dir, 'state.json'), 'utf8')).toBe(text)

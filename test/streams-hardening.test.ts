@@ -1,7 +1,8 @@
 import { connect, Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { HTTP_SERVER_SOCKET_EVENTS } from '../server/event-stream.js'
-import { END_GRACE_MS } from '../server/streams.js'
+import Fastify from 'fastify'
+import { HTTP_SERVER_SOCKET_EVENTS, openEventStream, rememberHttpListeners } from '../server/event-stream.js'
+import { END_GRACE_MS, EventStreams } from '../server/streams.js'
 import { eventFrame, statusFrame, UnsafeFieldError } from '../server/sse.js'
 import { getJson, metric, notify, until } from './helpers/http.js'
 import { openRawStreams, type RawStream } from './helpers/raw-streams.js'
@@ -219,5 +220,40 @@ describe('the SSE encoder', () => {
       '',
     ])
     expect(statusFrame({ note: 'x\ny' }).toString()).toBe('event: status\ndata: {"note":"x\\ny"}\n\n')
+  })
+})
+
+describe('the handover', () => {
+  it('ends a stream whose handler ends reply.raw after the handover, as after any other ending', async () => {
+    const registry = new EventStreams({ keepaliveMs: 60_000, lifetimeMs: 0 })
+    const streams = registry.group()
+    const app = Fastify()
+    app.server.on('connection', rememberHttpListeners)
+    clients.push({ destroy: () => void app.close() })
+    let endRaw: () => void = () => {}
+    const finishListeners: number[] = []
+    app.get('/stream', (request, reply) => {
+      openEventStream(request, reply, (socket) => streams.add(socket, 'web', 'v1', Buffer.from(':\n\n')))
+      // Node's resOnFinish, which the handover replaces by one that ends the stream.
+      finishListeners.push(reply.raw.listenerCount('finish'))
+      endRaw = () => {
+        expect(reply.raw.socket).toBeNull() // detached, as after an upgrade
+        finishListeners.push(reply.raw.listenerCount('finish'))
+        reply.raw.end()
+      }
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const address = app.server.address()
+    const port = typeof address === 'object' && address ? address.port : 0
+    const [stream] = (await openRawStreams(port, 1, '/stream')) as [RawStream]
+    clients.push(stream.socket)
+    streams.send('web', Buffer.from(': before\n\n'))
+    await until(() => stream.text().endsWith(': before\n\n'), 'a frame on the stream')
+    expect(streams.size).toBe(1)
+    endRaw()
+    await within(stream.ended, 5000, 'the stream to end')
+    await until(() => streams.size === 0, 'the count to return to 0')
+    expect(finishListeners).toEqual([1, 1])
+    registry.close()
   })
 })

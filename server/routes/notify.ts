@@ -3,9 +3,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
 import { DEFAULT_APP, type DeployRequest } from '../../contract/deploy.js'
 import { fields } from '../../contract/fields.js'
-import { LoopbackOnlyError, StaleSequenceError, StoreUnavailableError, UnauthorizedError } from '../errors.js'
+import { StaleSequenceError, StoreUnavailableError, UnauthorizedError } from '../errors.js'
 import type { Hub } from '../hub.js'
-import { StoreError, type Store } from '../store/store.js'
+import type { Store } from '../store/store.js'
 
 /** Large enough for any valid body, small enough that nobody can make the sidecar buffer much. */
 export const NOTIFY_BODY_LIMIT = 16 * 1024
@@ -38,14 +38,10 @@ export async function notifyRoutes(
     { bodyLimit: NOTIFY_BODY_LIMIT, onRequest: authorize, schema: { body: bodySchema } },
     async (request, reply) => {
       const deployRequest: DeployRequest = { ...request.body, app: request.body.app ?? DEFAULT_APP }
-      let outcome
-      try {
-        outcome = await store.publish(deployRequest)
-      } catch (error) {
-        if (!(error instanceof StoreError)) throw error
-        request.log.error({ err: error }, 'deploy not stored')
-        throw new StoreUnavailableError(error.message)
-      }
+      const outcome = await store.publish(deployRequest).catch((error: unknown) => {
+        if (error instanceof StoreUnavailableError) request.log.error({ err: error }, 'deploy not stored')
+        throw error
+      })
       switch (outcome.kind) {
         case 'changed': {
           const { app: appName, version, id } = outcome.deploy
@@ -69,34 +65,26 @@ export async function notifyRoutes(
 }
 
 /**
- * With a token: a bearer header compared in constant time (both sides hashed, so neither the
- * length nor a prefix leaks). Without one: loopback callers only.
+ * Every notify carries the bearer token: NOTIFY_TOKEN, or the one generated into DATA_DIR
+ * (`main.ts`). Nothing is trusted by address: behind a proxy every caller is loopback, and a
+ * page on any origin of this machine can send a CORS-safelisted POST. Compared in constant
+ * time (both sides hashed, so neither the length nor a prefix leaks). A refusal closes the
+ * connection, so a large body is neither read nor answered twice.
  */
 function authorizer(token: string | undefined) {
   const expected = token === undefined ? undefined : digest(token)
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (expected === undefined) {
-      // Behind a proxy on this host every caller is loopback; the proxy's headers give it away.
-      const proxied = ['forwarded', 'x-forwarded-for', 'via'].some((name) => request.headers[name] !== undefined)
-      if (proxied || !isLoopback(request.socket.remoteAddress)) {
-        throw new LoopbackOnlyError(proxied ? 'behind a proxy' : (request.socket.remoteAddress ?? 'here'))
-      }
-      return
-    }
     const match = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '')
-    if (!match?.[1] || !timingSafeEqual(digest(match[1]), expected)) {
-      request.log.warn('notify refused: wrong or missing token')
-      reply.header('www-authenticate', 'Bearer realm="deploy-notify"')
-      throw new UnauthorizedError(
-        match ? 'the bearer token is wrong' : 'an Authorization: Bearer <NOTIFY_TOKEN> header is required',
-      )
-    }
+    if (expected && match?.[1] && timingSafeEqual(digest(match[1]), expected)) return
+    request.log.warn('notify refused: wrong or missing token')
+    reply.header('www-authenticate', 'Bearer realm="deploy-notify"').header('connection', 'close')
+    throw new UnauthorizedError(
+      match
+        ? 'the bearer token is wrong'
+        : 'an Authorization: Bearer <NOTIFY_TOKEN> header is required (without NOTIFY_TOKEN the sidecar ' +
+            'generates one into DATA_DIR/notify-token, which "deploy-notify notify" on its host reads)',
+    )
   }
 }
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest()
-
-function isLoopback(address: string | undefined): boolean {
-  if (address === undefined) return false
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
-}

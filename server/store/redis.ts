@@ -1,86 +1,47 @@
 import { Redis } from 'ioredis'
 import type { Deploy, DeployRequest } from '../../contract/deploy.js'
-import { decide, HISTORY_LENGTH, StoreError, withDeploy, type PublishOutcome, type Store } from './store.js'
+import { StoreUnavailableError } from '../errors.js'
+import { shareStreamCounts } from './redis-counts.js'
+import { APPS, CHANNEL, COMPARE_AND_PUBLISH, historyKey, stateKey } from './redis-keys.js'
+import { RedisMirror } from './redis-mirror.js'
+import { decide, HISTORY_LENGTH, type PublishOutcome, type Store } from './store.js'
+import { storedDeploy } from './stored-deploy.js'
 
-const PREFIX = 'deploy-notify:'
-const CHANNEL = `${PREFIX}deploys`
-const APPS = `${PREFIX}apps`
-const stateKey = (app: string) => `${PREFIX}state:${app}`
-const historyKey = (app: string) => `${PREFIX}history:${app}`
 /** Attempts at a publish that lost a race with another replica's, before giving up. */
 const MAX_ATTEMPTS = 10
+/** How often a replica checks that Redis still has the state (and puts it back if not). */
+const LOSS_CHECK_MS = 2000
+/** At most one line per this long about counts that cannot be shared. */
+const COUNTS_LOG_MS = 60_000
 
-/**
- * Makes a deploy current only if the app's state is still the one it was decided against
- * (a compare-and-set), and publishes it in the same step, so two replicas taking the same
- * notify at the same moment store and broadcast it once.
- */
-const COMPARE_AND_PUBLISH = `
-if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('LPUSH', KEYS[2], ARGV[2])
-redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
-redis.call('SADD', KEYS[3], ARGV[4])
-redis.call('PUBLISH', ARGV[5], ARGV[2])
-return 1`
+export interface StoreLog {
+  info(msg: string): void
+  warn(msg: string): void
+}
 
 /**
  * The store for replicas: the current deploy and history per app live in Redis, and every
  * change is published on one channel that each replica subscribes to and broadcasts to its
  * own streams. Pub/sub rather than a stream: only the latest deploy matters, and a replica
  * that was cut off re-reads every app's state when it is back and broadcasts what changed.
- * Reads are served from a mirror in memory, kept by that subscription.
+ * Reads are served from a mirror in memory, kept by that subscription (`redis-mirror.ts`).
  */
-export async function openRedisStore(
-  url: string,
-  log: { info(msg: string): void; warn(msg: string): void },
-): Promise<Store> {
+export async function openRedisStore(url: string, log: StoreLog): Promise<Store> {
   // No offline queue: while Redis is away a notify fails at once (503) instead of waiting.
   // ioredis reconnects by itself, backing off to one attempt every 2 s.
   const options = { maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(times * 200, 2000) }
   const redis = new Redis(url, { ...options, enableOfflineQueue: false })
   // The subscriber may queue its SUBSCRIBE until it is connected.
   const subscriber = new Redis(url, { ...options, connectionName: `deploy-notify-subscriber-${process.pid}` })
-  const current = new Map<string, Deploy>()
-  const histories = new Map<string, Deploy[]>()
-  const listeners: ((deploy: Deploy) => void)[] = []
-
-  /**
-   * Takes a deploy into the mirror and tells the listeners, unless it is not newer than what the
-   * mirror has: a resync read may cross a published message. Ids increase per app; a later
-   * time also counts, since a Redis that lost its data starts the ids again.
-   */
-  const accept = (deploy: Deploy, history?: Deploy[]) => {
-    const known = current.get(deploy.app)
-    if (known && Number(deploy.id) <= Number(known.id) && deploy.time <= known.time) return
-    current.set(deploy.app, deploy)
-    histories.set(deploy.app, history ?? withDeploy(histories.get(deploy.app) ?? [], deploy))
-    for (const listener of listeners) listener(deploy)
-  }
-
-  /** Reads every app's state: at start, and after a cut-off in which changes may have been missed. */
-  const resync = async () => {
-    const apps = await redis.smembers(APPS)
-    for (const app of apps) {
-      const [state, history] = await Promise.all([
-        redis.get(stateKey(app)),
-        redis.lrange(historyKey(app), 0, HISTORY_LENGTH - 1),
-      ])
-      if (state)
-        accept(
-          JSON.parse(state) as Deploy,
-          history.map((item) => JSON.parse(item) as Deploy),
-        )
-    }
-  }
-
-  subscriber.on('message', (_channel: string, message: string) => accept(JSON.parse(message) as Deploy))
+  const mirror = new RedisMirror(redis, log)
+  subscriber.on('message', (_channel: string, message: string) => mirror.take(message))
 
   // A clear message and a retry loop, not a crash loop, while Redis is down at start; one
   // line per outage after that.
   let started = false
   let failures = 0
   let lost = false
+  let countsLogged = 0
   for (const client of [redis, subscriber]) {
     client.on('error', (error: Error) => {
       // Both clients fail alike while Redis is down; one line per attempt is enough.
@@ -97,6 +58,7 @@ export async function openRedisStore(
    * Subscriber reconnects whose gap no re-read has covered yet. The two connections come back
    * in either order, and a re-read needs the command connection: it is tried when the
    * subscriber is back, and again each time the command connection is, until one succeeds.
+   * A Redis that came back empty (no persistence) gets the state back from the mirror.
    */
   let gaps = 0
   let rereading = false
@@ -104,17 +66,20 @@ export async function openRedisStore(
     if (gaps === 0 || rereading || redis.status !== 'ready') return
     const covered = gaps
     rereading = true
-    resync().then(
-      () => {
-        gaps -= covered
-        rereading = false
-        reread() // the subscriber dropped again during this one
-      },
-      (error: Error) => {
-        rereading = false
-        log.warn(`cannot re-read the deploys from Redis (${error.message}); trying again when it is back`)
-      },
-    )
+    mirror
+      .resync()
+      .then(() => mirror.restoreIfLost())
+      .then(
+        () => {
+          gaps -= covered
+          rereading = false
+          reread() // the subscriber dropped again during this one
+        },
+        (error: Error) => {
+          rereading = false
+          log.warn(`cannot re-read the deploys from Redis (${error.message}); trying again when it is back`)
+        },
+      )
   }
   subscriber.on('ready', () => {
     if (!started) return
@@ -131,36 +96,37 @@ export async function openRedisStore(
     ),
   )
   await subscriber.subscribe(CHANNEL)
-  await resync()
+  await mirror.resync()
   started = true
+  // A FLUSHALL drops no connection, so the re-read above never sees it: check now and then.
+  const lossCheck = setInterval(() => {
+    if (redis.status === 'ready') mirror.restoreIfLost().catch(() => undefined) // reported by 'error'
+  }, LOSS_CHECK_MS).unref()
 
   async function publishOnce(request: DeployRequest): Promise<PublishOutcome | undefined> {
     const state = await redis.get(stateKey(request.app))
-    const outcome = decide(state ? (JSON.parse(state) as Deploy) : undefined, request, new Date())
+    const stored = state === null ? undefined : storedDeploy(safeParse(state))
+    // Redis may have lost the app (no persistence, FLUSHALL) or hold garbage under its key:
+    // this replica's copy then decides the next id, so ids go on instead of starting again.
+    const known = mirror.current.get(request.app)
+    const current = stored === undefined || typeof stored === 'string' ? known : stored
+    const basis = known && current && Number(known.id) > Number(current.id) ? known : current
+    const outcome = decide(basis, request, new Date())
     if (outcome.kind !== 'changed') return outcome
     const json = JSON.stringify(outcome.deploy)
     const keys = [stateKey(request.app), historyKey(request.app), APPS]
-    const stored = await redis.eval(
-      COMPARE_AND_PUBLISH,
-      keys.length,
-      ...keys,
-      state ?? '',
-      json,
-      HISTORY_LENGTH,
-      request.app,
-      CHANNEL,
-    )
-    if (stored !== 1) return undefined
+    const args = [state ?? '', json, HISTORY_LENGTH, request.app, CHANNEL, '0']
+    if ((await redis.eval(COMPARE_AND_PUBLISH, keys.length, ...keys, ...args)) !== 1) return undefined
     // Current here at once (a /version right after the 202 agrees); its own message, when it
     // comes back through the subscription, is then not newer and changes nothing.
-    accept(outcome.deploy)
+    mirror.accept(outcome.deploy)
     return outcome
   }
 
   return {
-    current: (app) => current.get(app),
-    all: () => [...current.values()],
-    history: (app) => histories.get(app) ?? [],
+    current: (app) => mirror.current.get(app),
+    all: () => [...mirror.current.values()],
+    history: (app) => mirror.histories.get(app) ?? [],
     async publish(request) {
       try {
         for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -168,18 +134,43 @@ export async function openRedisStore(
           if (outcome) return outcome
         }
       } catch (error) {
-        throw new StoreError(`Redis: ${(error as Error).message}`, { cause: error })
+        throw new StoreUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
       }
-      throw new StoreError(`Redis: app "${request.app}" changed ${MAX_ATTEMPTS} times during this notify; retry`)
+      throw new StoreUnavailableError(
+        `Redis: app "${request.app}" changed ${MAX_ATTEMPTS} times during this notify; retry`,
+      )
     },
-    onChange(listener) {
-      listeners.push(listener)
+    onChange(listener: (deploy: Deploy) => void) {
+      mirror.listeners.push(listener)
     },
-    connected: () => redis.status === 'ready' && subscriber.status === 'ready',
+    problem: () =>
+      redis.status === 'ready' && subscriber.status === 'ready'
+        ? undefined
+        : `Redis at ${redactedUrl(url)} is not connected`,
+    get rejected() {
+      return mirror.rejected
+    },
+    streamCounts: (local) =>
+      shareStreamCounts(redis, local, (error) => {
+        // A lost connection is reported once above; anything else (a key of the wrong type) here.
+        if (redis.status === 'ready' && Date.now() - countsLogged >= COUNTS_LOG_MS) {
+          countsLogged = Date.now()
+          log.warn(`cannot share stream counts through Redis (${error.message}); /status counts this replica only`)
+        }
+      }),
     async close() {
+      clearInterval(lossCheck)
       redis.disconnect()
       subscriber.disconnect()
     },
+  }
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
   }
 }
 

@@ -7,10 +7,18 @@ export const HISTORY_LENGTH = 20
 export type PublishOutcome =
   { kind: 'changed'; deploy: Deploy } | { kind: 'unchanged'; deploy: Deploy } | { kind: 'stale'; current: Deploy }
 
+/** Open streams by app and running version: one process's, or every replica's. */
+export interface StreamCounts {
+  apps(): Iterable<string>
+  versions(app: string): ReadonlyMap<string, number>
+}
+
 /**
- * Where the current deploy of each app lives and how changes travel. The routes only call
- * `publish` and read; the hub only listens. Implementations: `file.ts` (one process) and
- * `redis.ts` (replicas), chosen once in `main.ts`.
+ * Where the current deploy of each app lives, how changes travel, and what replicas share.
+ * The routes only call `publish` and read; the hub only listens. Implementations: `file.ts`
+ * (one process) and `redis.ts` (replicas), chosen once by `createStore` (`create-store.ts`).
+ * Whatever a store reads back from storage is checked field by field (`stored-deploy.ts`)
+ * before it is served: a record that fails is ignored and counted in `rejected`.
  */
 export interface Store {
   /** The current deploy of an app, if any was ever accepted. */
@@ -21,19 +29,23 @@ export interface Store {
   history(app: string): Deploy[]
   /**
    * Makes a request the current deploy unless it repeats the current version or carries a
-   * lower sequence. It is durable before the promise resolves and before listeners run.
+   * lower sequence. It is durable before the promise resolves and before listeners run; when
+   * it cannot be, the promise rejects with a `StoreUnavailableError` and nothing changed.
    */
   publish(request: DeployRequest): Promise<PublishOutcome>
   /** Calls `listener` with every changed deploy, after it is durable. */
   onChange(listener: (deploy: Deploy) => void): void
-  /** Whether a publish can succeed now (Redis reachable); `/healthz` reports it. */
-  connected(): boolean
+  /** Why a publish cannot succeed now (Redis away, a file that cannot be written), or undefined. */
+  problem(): string | undefined
+  /** Records read from storage that broke a field rule and were ignored, since the start. */
+  readonly rejected: number
+  /**
+   * Open streams over every process that shares this store, given this process's own. The
+   * file store has one process, so it answers `local`; the Redis store shares them over its
+   * connection. `close()` stops the sharing.
+   */
+  streamCounts(local: StreamCounts): StreamCounts & { close(): void }
   close(): Promise<void>
-}
-
-/** A store that cannot be opened or written; the message names the file and what to do. */
-export class StoreError extends Error {
-  override name = 'StoreError'
 }
 
 /** The rule every store applies to a request, given the app's current deploy. */

@@ -1,0 +1,51 @@
+/** Where the Redis store keeps things, and the scripts that change them in one step. */
+
+const PREFIX = 'deploy-notify:'
+/** Every change of every app is published here, as the deploy's JSON. */
+export const CHANNEL = `${PREFIX}deploys`
+/** The set of app names with a state. */
+export const APPS = `${PREFIX}apps`
+export const stateKey = (app: string) => `${PREFIX}state:${app}`
+export const historyKey = (app: string) => `${PREFIX}history:${app}`
+/** One key per replica with its open streams by app and version, expiring unless renewed. */
+export const COUNTS_PREFIX = `${PREFIX}streams:`
+
+/**
+ * Makes a deploy current only if the app's state is still the one it was decided against
+ * (a compare-and-set), and publishes it in the same step, so two replicas taking the same
+ * notify at the same moment store and broadcast it once. KEYS: state, history, apps.
+ * ARGV: the state decided against ('' for none), the new deploy's JSON, the history length,
+ * the app, the channel. With ARGV[6] = '1' the state decided against also leaves the history
+ * (it is being renumbered, see `redis-mirror.ts`).
+ */
+export const COMPARE_AND_PUBLISH = `
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+if ARGV[6] == '1' then redis.call('LREM', KEYS[2], 1, ARGV[1]) end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('LPUSH', KEYS[2], ARGV[2])
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+redis.call('SADD', KEYS[3], ARGV[4])
+redis.call('PUBLISH', ARGV[5], ARGV[2])
+return 1`
+
+/**
+ * Puts a replica's copy of an app's state back after Redis lost it (a restart without
+ * persistence, a FLUSHALL), unless Redis holds the same or a later id: so the next notify
+ * counts on from it and ids never go backwards for a browser. KEYS: state, history, apps.
+ * ARGV: the deploy's JSON, its id, the app, the channel, then the history's JSON, newest first.
+ */
+export const RESTORE = `
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local ok, deploy = pcall(cjson.decode, stored)
+  if ok and type(deploy) == 'table' and tonumber(deploy.id) and tonumber(deploy.id) >= tonumber(ARGV[2]) then
+    redis.call('SADD', KEYS[3], ARGV[3])
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+for i = 5, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+redis.call('SADD', KEYS[3], ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[1])
+return 1`

@@ -1,0 +1,123 @@
+import type { Redis } from 'ioredis'
+import type { Deploy } from '../../contract/deploy.js'
+import { APPS, CHANNEL, COMPARE_AND_PUBLISH, historyKey, RESTORE, stateKey } from './redis-keys.js'
+import { HISTORY_LENGTH, withDeploy } from './store.js'
+import { storedDeploy } from './stored-deploy.js'
+
+/** At most one log line per this long about records that were ignored, with how many. */
+const REJECTED_LOG_MS = 10_000
+
+type Log = { warn(msg: string): void }
+
+/**
+ * A replica's copy of what Redis holds, kept by the subscription and by re-reads, and served
+ * to readers. Everything that comes from Redis is parsed and checked by the field rules first:
+ * a message or key that is not a valid deploy (`PUBLISH deploy-notify:deploys 'not json'`, a
+ * foreign app writing to the channel, an id with a newline) is ignored, counted and logged at
+ * most once per `REJECTED_LOG_MS`. Ids never go backwards here (see `accept`).
+ */
+export class RedisMirror {
+  readonly current = new Map<string, Deploy>()
+  readonly histories = new Map<string, Deploy[]>()
+  readonly listeners: ((deploy: Deploy) => void)[] = []
+  rejected = 0
+  readonly #redis: Redis
+  readonly #log: Log
+  #unlogged = 0
+  #lastLog = 0
+
+  constructor(redis: Redis, log: Log) {
+    this.#redis = redis
+    this.#log = log
+  }
+
+  /** A message on the channel: the raw text, as published. */
+  take(message: string): void {
+    const deploy = this.#parse(message, 'a message on the channel')
+    if (deploy) this.accept(deploy, undefined, message)
+  }
+
+  /**
+   * Takes a deploy into the mirror and tells the listeners, if its id is above the one held
+   * (a re-read may cross a published message, and a replica's own publish comes back). A
+   * different deploy with a lower or equal id but a later time means Redis lost its data and
+   * another replica counted from 1 again: it is not broadcast as it is, but stored again under
+   * the id after this replica's (`renumber`), and that one comes back through the channel.
+   */
+  accept(deploy: Deploy, history?: Deploy[], raw?: string): void {
+    const known = this.current.get(deploy.app)
+    if (known && Number(deploy.id) <= Number(known.id)) {
+      if (raw !== undefined && deploy.time > known.time) this.#renumber(raw, deploy, known)
+      return
+    }
+    this.current.set(deploy.app, deploy)
+    this.histories.set(deploy.app, history ?? withDeploy(this.histories.get(deploy.app) ?? [], deploy))
+    for (const listener of this.listeners) listener(deploy)
+  }
+
+  /** Reads every app's state: at start, and after a cut-off in which changes may have been missed. */
+  async resync(): Promise<void> {
+    const apps = await this.#redis.smembers(APPS)
+    for (const app of apps) {
+      const [state, history] = await Promise.all([
+        this.#redis.get(stateKey(app)),
+        this.#redis.lrange(historyKey(app), 0, HISTORY_LENGTH - 1),
+      ])
+      const deploy = state === null ? undefined : this.#parse(state, `the key ${stateKey(app)}`)
+      if (!deploy || deploy.app !== app) continue
+      const deploys = history.flatMap((item) => this.#parse(item, `the list ${historyKey(app)}`) ?? [])
+      this.accept(deploy, deploys[0]?.id === deploy.id ? deploys : withDeploy(deploys, deploy))
+    }
+  }
+
+  /**
+   * Puts back the apps Redis no longer has (it restarted without persistence, or was flushed)
+   * from this copy, so ids go on from here. Cheap when nothing was lost: one SCARD.
+   */
+  async restoreIfLost(): Promise<number> {
+    if ((await this.#redis.scard(APPS)) >= this.current.size) return 0
+    let restored = 0
+    for (const [app, deploy] of this.current) {
+      const history = (this.histories.get(app) ?? [deploy]).map((item) => JSON.stringify(item))
+      const keys = [stateKey(app), historyKey(app), APPS]
+      const args = [JSON.stringify(deploy), deploy.id, app, CHANNEL, ...history]
+      restored += Number(await this.#redis.eval(RESTORE, keys.length, ...keys, ...args))
+    }
+    if (restored > 0) this.#log.warn(`Redis had lost the state of ${restored} app(s); restored it from this replica`)
+    return restored
+  }
+
+  #renumber(raw: string, deploy: Deploy, known: Deploy): void {
+    const renumbered = JSON.stringify({ ...deploy, id: String(Number(known.id) + 1) })
+    const keys = [stateKey(deploy.app), historyKey(deploy.app), APPS]
+    const args = [raw, renumbered, HISTORY_LENGTH, deploy.app, CHANNEL, '1']
+    // Another replica may win the compare-and-set; its renumbered deploy comes back here too.
+    this.#redis.eval(COMPARE_AND_PUBLISH, keys.length, ...keys, ...args).catch((error: Error) => {
+      this.#log.warn(`cannot renumber deploy ${deploy.id} of app "${deploy.app}" in Redis: ${error.message}`)
+    })
+  }
+
+  #parse(text: string, where: string): Deploy | undefined {
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch {
+      return this.#reject(where, 'not JSON')
+    }
+    const deploy = storedDeploy(value)
+    return typeof deploy === 'string' ? this.#reject(where, deploy) : deploy
+  }
+
+  #reject(where: string, why: string): undefined {
+    this.rejected++
+    this.#unlogged++
+    const now = Date.now()
+    if (now - this.#lastLog >= REJECTED_LOG_MS) {
+      const more = this.#unlogged > 1 ? ` (${this.#unlogged - 1} more since the last line)` : ''
+      this.#log.warn(`ignored ${where} that is not a valid deploy: ${why}${more}`)
+      this.#lastLog = now
+      this.#unlogged = 0
+    }
+    return undefined
+  }
+}
