@@ -61,7 +61,6 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const versionUrl = `${base}version${query}`
   // Per app, so several notifiers on one page (micro-frontends) keep apart.
   const key = `deploy-notify:${app}`
-  const texts = { ...textsFor(document.documentElement.lang), ...options.texts }
   const prompted = new Set<string>()
   let shown: string | undefined
   let workerUpdate: Promise<unknown> | undefined
@@ -85,6 +84,8 @@ export function createNotifier(options: NotifierOptions): Notifier {
     if (options.ui === 'none') return
     hide()
     shown = version
+    // Read here, not at creation, so a notifier created during server-side rendering touches no `document`.
+    const texts = { ...textsFor(document.documentElement.lang), ...options.texts }
     hide = showBanner(
       texts,
       update.deploy?.message,

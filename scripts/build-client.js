@@ -1,5 +1,7 @@
-// Builds the browser client: one classic script (served as /client.js) and one ES module
-// (`deploy-notify/client`), minified, from the same source. Prints the classic script's
+// Builds the browser client: one classic script (served as /client.js), one ES module
+// (`deploy-notify/client`), minified, from the same source, and the framework helpers
+// (`deploy-notify/vue`, `/react`, `/react-router`) as modules of their own that import the
+// client module and the framework rather than bundle them, so the classic script never grows. Prints the classic script's
 // gzipped size and fails above the budget, since every page of every app loads it.
 import { build } from 'esbuild'
 import { execFileSync } from 'node:child_process'
@@ -12,6 +14,22 @@ const common = { bundle: true, minify: true, target: 'es2020', legalComments: 'n
 
 await build({ ...common, entryPoints: ['client/script.ts'], format: 'iife', outfile: `${outdir}/client.js` })
 await build({ ...common, entryPoints: ['client/index.ts'], format: 'esm', outfile: `${outdir}/index.js` })
+// The helpers share the app's copy of the framework and of the client module.
+const FRAMEWORKS = ['vue', 'vue-router', 'react', 'react-router']
+const clientModule = {
+  name: 'client-module',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/index\.js$/ }, () => ({ path: './index.js', external: true }))
+  },
+}
+await build({
+  ...common,
+  entryPoints: ['client/vue.ts', 'client/react.ts', 'client/react-router.ts'],
+  format: 'esm',
+  outdir,
+  external: FRAMEWORKS,
+  plugins: [clientModule],
+})
 mkdirSync(outdir, { recursive: true })
 copyFileSync('client/worker.js', `${outdir}/worker.js`)
 // Declarations for the module, checked by the same compiler as the rest.
