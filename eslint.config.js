@@ -28,7 +28,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-argument': 'off' },
   },
   {
-    files: ['client/**', 'examples/vite-app/src/**'],
+    files: ['client/**', 'examples/vite-app/src/**', 'test/fixtures/*-app/src/**'],
     languageOptions: { globals: { ...globals.browser } },
   },
   {
@@ -36,7 +36,7 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.serviceworker } },
   },
   {
-    ignores: ['client/**', 'examples/vite-app/src/**', 'examples/vite-app/public/**'],
+    ignores: ['client/**', 'examples/vite-app/src/**', 'examples/vite-app/public/**', 'test/fixtures/*-app/src/**'],
     languageOptions: { globals: { ...globals.node } },
   },
 )

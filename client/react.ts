@@ -22,9 +22,9 @@ export interface DeployNotifyState {
   /** The deploy the page was last found up to date with. */
   current: Deploy | undefined
   /** Reloads into the new version (through a waiting service worker when there is one). */
-  reload(): Promise<void>
+  reload: () => Promise<void>
   /** Withdraws the update until a newer version comes. */
-  dismiss(): void
+  dismiss: () => void
 }
 
 /** What the server renders, and what hydration starts from: nothing known yet. */

@@ -23,9 +23,9 @@ export interface DeployNotifyRefs {
   /** The deploy the page was last found up to date with. */
   current: ComputedRef<Deploy | undefined>
   /** Reloads into the new version (through a waiting service worker when there is one). */
-  reload(): Promise<void>
+  reload: () => Promise<void>
   /** Withdraws the update until a newer version comes. */
-  dismiss(): void
+  dismiss: () => void
 }
 
 /**
