@@ -2,14 +2,14 @@
  * `deploy-notify/webpack`: what `deploy-notify/vite` does, for webpack 5 and Rspack alike (their
  * plugin APIs are the same): stamps the build's version into the client's script tag of every
  * emitted HTML page (html-webpack-plugin, HtmlRspackPlugin), emits version.json, and gives the
- * app's code the version through DefinePlugin.
+ * app's code the version through DefinePlugin; records the build's files for `deploy-notify prune`.
  *
  *   import { DeployNotifyPlugin } from 'deploy-notify/webpack'
  *   export default { plugins: [new HtmlWebpackPlugin(), new DeployNotifyPlugin({ app: 'web' })] }
  */
 import { DEFAULT_APP } from '../contract/deploy.js'
 import { checkOptions, resolveBuild, type BuildStamp, type DeployNotifyOptions } from './plugin-options.js'
-import { stampHtml, versionJson } from './stamp.js'
+import { recordVersion, stampHtml, versionJson } from './stamp.js'
 
 export type { DeployNotifyOptions } from './plugin-options.js'
 export type { VersionSource } from './version-source.js'
@@ -32,9 +32,11 @@ interface Compilation {
 /** webpack's or Rspack's `Compiler`, as far as this plugin is concerned. */
 export interface BundlerCompiler {
   context: string
+  outputPath: string
   hooks: {
     beforeRun: AsyncHook<unknown>
     watchRun: AsyncHook<unknown>
+    afterEmit: AsyncHook<Compilation>
     thisCompilation: { tap(name: string, run: (compilation: Compilation) => void): void }
   }
   webpack: {
@@ -73,8 +75,14 @@ export class DeployNotifyPlugin {
         'import.meta.env.DEPLOY_NOTIFY_APP': values.APP,
       }).apply(compiler as never)
     }
+    let watching = false
     compiler.hooks.beforeRun.tapPromise(NAME, resolve)
-    compiler.hooks.watchRun.tapPromise(NAME, resolve)
+    compiler.hooks.watchRun.tapPromise(NAME, async () => {
+      watching = true
+      await resolve()
+    })
+    let taggedApp: string | undefined
+    const appName = () => app ?? taggedApp ?? DEFAULT_APP
 
     compiler.hooks.thisCompilation.tap(NAME, (compilation) => {
       // After the HTML plugins, which emit their pages while assets are optimized.
@@ -82,7 +90,6 @@ export class DeployNotifyPlugin {
         { name: NAME, stage: Compilation.PROCESS_ASSETS_STAGE_SUMMARIZE },
         async () => {
           const stamp = build!
-          let taggedApp: string | undefined
           for (const asset of compilation.getAssets()) {
             if (!asset.name.endsWith('.html')) continue
             const html = asset.source.source().toString()
@@ -91,10 +98,18 @@ export class DeployNotifyPlugin {
             taggedApp ??= stamped.app
             compilation.updateAsset(asset.name, raw(stamped.html))
           }
-          const info = versionJson({ ...stamp, app: app ?? taggedApp ?? DEFAULT_APP })
+          const info = versionJson({ ...stamp, app: appName() })
           compilation.emitAsset('version.json', raw(info))
         },
       )
+    })
+
+    // Once the build is on disk, its files are recorded for `deploy-notify prune`, as the Vite
+    // plugin does; not in watch mode (a dev server writes to memory, and deploys nothing).
+    compiler.hooks.afterEmit.tapPromise(NAME, async (compilation) => {
+      if (watching || !build) return
+      const files = compilation.getAssets().map((asset) => asset.name)
+      await recordVersion(compiler.outputPath, { version: build.version, app: appName(), time: build.time, files })
     })
   }
 }

@@ -140,7 +140,7 @@ describe('the CI recipes', () => {
     await mkdir(join(checkout, 'node_modules', '.bin'), { recursive: true })
     await symlink(REPO, join(checkout, 'node_modules', 'deploy-notify'))
     await symlink(
-      join('..', 'deploy-notify', 'dist', 'server', 'cli.js'),
+      join('..', 'deploy-notify', 'dist', 'cli', 'cli.js'),
       join(checkout, 'node_modules', '.bin', 'deploy-notify'),
     )
     await mkdir(join(checkout, 'dist'))

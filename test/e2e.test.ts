@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs'
 import { chmod, mkdtemp, readdir, rename, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -15,17 +14,15 @@ import {
   useBrowser,
   waitForCurrents,
 } from './helpers/browser.js'
+import { EXAMPLE_APP as APP, buildExample } from './helpers/example-app.js'
 import { findNginx, startNginx, type RunningNginx } from './helpers/nginx.js'
 import { runCli } from './helpers/process.js'
 import { startTestSidecar, TOKEN, type TestSidecar } from './helpers/sidecar.js'
-import { viteBuild } from './helpers/vite-build.js'
 import { waitForStreams } from './client/sidecars.js'
 
 // The whole loop on examples/vite-app, as a team runs it: two real `vite build`s with the
 // plugin, the project's nginx.conf in a real nginx, the sidecar behind it, Chromium in front,
 // and the CLI's notify as CI sends it.
-const EXAMPLE = fileURLToPath(new URL('../examples/vite-app/', import.meta.url))
-const APP = 'example' // examples/vite-app/vite.config.ts
 
 const nginxBinary = findNginx()
 const missing = [...(nginxBinary ? [] : ['nginx']), ...(existsSync(CHROMIUM) ? [] : [`chromium (${CHROMIUM})`])]
@@ -73,8 +70,8 @@ describe.skipIf(missing.length > 0 && !process.env.CI)('the example app, from bu
     await chmod(folder, 0o755) // nginx's workers run as nobody
     live = join(folder, 'live')
     // One after the other: the machine running the tests is busy enough.
-    await viteBuild(EXAMPLE, join(folder, 'v1'), { APP_VERSION: 'v1' })
-    await viteBuild(EXAMPLE, join(folder, 'v2'), { APP_VERSION: 'v2' })
+    await buildExample('v1', join(folder, 'v1'))
+    await buildExample('v2', join(folder, 'v2'))
     await deploy('v1')
     sidecar = await startTestSidecar({ RETRY_MS: '200' })
     nginx = await startNginx(nginxBinary!, { root: live, upstream: `127.0.0.1:${sidecar.port}` })

@@ -99,7 +99,9 @@ describe('deploy-notify/vite in vite build', () => {
   })
 
   it('names the option when a value is wrong', async () => {
-    expect(() => deployNotify({ app: 'my app' })).toThrow(/^deploy-notify: app: app "my app" must be 1-64 of/)
+    expect(() => deployNotify({ app: 'my app' })).toThrow(
+      /^deploy-notify: app: app "my app" must be 1-64 letters, digits/,
+    )
     expect(() => deployNotify({ sidecar: 'sidecar.example' })).toThrow(
       /^deploy-notify: sidecar: sidecar "sidecar.example" must be/,
     )

@@ -84,6 +84,14 @@ describe('deploy-notify/webpack', () => {
       expect(out.js).toContain('textContent="v7"')
       expect(out.js).toContain('textContent="shop"')
       expect(out.js).not.toContain('DEPLOY_NOTIFY_')
+      // What deploy-notify prune reads: every file of this build, stamped ones as written.
+      const manifest = JSON.parse(
+        await readFile(join(scratch, bundler, '.deploy-notify', 'versions', 'v7.json'), 'utf8'),
+      ) as { version: string; app: string; files: Record<string, unknown> }
+      expect(manifest).toMatchObject({ version: 'v7', app: 'shop' })
+      expect(Object.keys(manifest.files).sort()).toEqual(
+        (await readdir(join(scratch, bundler))).filter((name) => name !== '.deploy-notify').sort(),
+      )
     },
     60_000,
   )
