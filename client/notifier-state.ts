@@ -20,7 +20,7 @@ export interface WatchedNotifier extends Notifier {
   /** Calls `listener` after every change of `state`; returns the unsubscribe function. */
   subscribe: (listener: () => void) => () => void
   reload: () => Promise<void>
-  /** Withdraws the update until a newer version comes. */
+  /** Later: withdraws the update, and the notifier never offers its version again. */
   dismiss: () => void
 }
 
@@ -55,6 +55,9 @@ export function createWatchedNotifier(options: NotifierOptions): WatchedNotifier
     get state() {
       return state
     },
+    get update() {
+      return notifier?.update
+    },
     subscribe: (listener) => {
       listeners.add(listener)
       return () => listeners.delete(listener)
@@ -71,8 +74,9 @@ export function createWatchedNotifier(options: NotifierOptions): WatchedNotifier
     },
     check: (href) => real()?.check(href) ?? Promise.resolve(false),
     reload: () => real()?.reload() ?? Promise.resolve(),
-    // The notifier offers each version once per tab, so the dismissed one does not come back.
+    // Later: the notifier never offers the dismissed version again, in any tab of the app.
     dismiss: () => {
+      notifier?.dismiss()
       if (state.update) set({})
     },
   }

@@ -1,7 +1,7 @@
-import { showBanner, textsFor, type Texts } from './banner.js'
 import { onBrokenBundle } from './broken.js'
-import type { Deploy, Update } from './deploy.js'
-import { reloadPage, updateWorker } from './reload.js'
+import type { Deploy, Position, Texts, UI, Update } from './deploy.js'
+import { defaultVersionUrl, servedVersion } from './origin.js'
+import { onReturn } from './returns.js'
 import { fetchVersion, openStream } from './stream.js'
 import { shareAcrossTabs } from './tabs.js'
 
@@ -12,36 +12,43 @@ export interface NotifierOptions {
   url: string
   /** Which app's channel to follow. Default `default`. */
   app?: string
+  /**
+   * The app's `version.json`, which says what the origin serves now. Default: `version.json`
+   * beside the document's `<base href>`, else `/version.json`.
+   */
+  versionUrl?: string
   /** Milliseconds between `/version` checks while the stream cannot be held. Default 60000. */
   pollInterval?: number
   /** `banner` draws the built-in banner; `none` leaves the prompt to `onUpdate`. Default `banner`. */
   ui?: 'banner' | 'none'
+  /** Where the banner sits. Default `bottom`. */
+  position?: Position
   /** Replaces the banner's words (defaults follow `<html lang>`: English, Chinese, Russian). */
   texts?: Partial<Texts>
-  /** A version other than the running one was seen, or the bundle broke; once per version. */
+  /** The origin serves a version other than the running one (a deploy, or the bundle broke); once per version. */
   onUpdate?: (update: Update) => void
-  /** A check or the stream found the page up to date. */
+  /** A check or the stream found the page up to date; a banner shown before is withdrawn. */
   onCurrent?: (deploy: Deploy) => void
   /** Called before reloading; return false to stay (an unsaved form, say). */
   beforeReload?: () => boolean | Promise<boolean>
 }
 
 export interface Notifier {
-  /** Follows the app: stream (one per browser), checks on focus and on broken chunks. */
+  /** Follows the app: stream (one per browser), checks on return and on broken chunks. */
   start(): void
   stop(): void
-  /**
-   * Asks the sidecar for the current version; true when the page is out of date. With `href`
-   * (a router guard's target), an update navigates there with a full page load instead, since
-   * the old bundle cannot load the new route's chunks.
-   */
-  check(href?: string): Promise<boolean>
+  /** Asks the sidecar and the origin; true when the page is out of date and a reload brings the new version. */
+  check: () => Promise<boolean>
   /** Reloads into the new version, through a waiting service worker when there is one. */
   reload(): Promise<void>
+  /** Later: hides the banner and never prompts for this version again. */
+  dismiss(): void
+  /** The update the page was told of and has not reloaded for, if any. */
+  readonly update: Update | undefined
 }
 
-/** Checks that focus and network events trigger are at least this far apart. */
-const CHECK_GAP_MS = 10_000
+/** Re-checks of the origin while a CDN catches up: 1 s doubling to a minute, about 5 minutes in all. */
+const ORIGIN_RETRIES = 9
 
 /** Reading or writing storage throws where the browser denies it; then there is no memory. */
 const storage = (area: () => Storage, key: string, value?: string): string | null => {
@@ -53,111 +60,158 @@ const storage = (area: () => Storage, key: string, value?: string): string | nul
   }
   return null
 }
+const local = () => localStorage
+const session = () => sessionStorage
 
-export function createNotifier(options: NotifierOptions): Notifier {
+/**
+ * The client's core. `loadUI` brings the banner and the service-worker hand-over when they are
+ * needed; `named` is how the page set the version, for the error when it is missing.
+ */
+export function createNotifier(
+  options: NotifierOptions,
+  loadUI: () => Promise<UI>,
+  named = 'the version option',
+): Notifier {
   const { version: running, app = 'default', pollInterval = 60_000 } = options
   const base = `${options.url.replace(/\/+$/, '')}/`
   const query = `?app=${encodeURIComponent(app)}`
-  const versionUrl = `${base}version${query}`
+  const sidecarVersionUrl = `${base}version${query}`
   // Per app, so several notifiers on one page (micro-frontends) keep apart.
   const key = `deploy-notify:${app}`
+  // Bad configuration is loud and harmless: one error, no stream, no banner.
+  const misconfigured = !running || running === 'undefined'
   const prompted = new Set<string>()
-  let shown: string | undefined
+  let update: Update | undefined
   let workerUpdate: Promise<unknown> | undefined
   let hide = () => {}
   let running$ = new AbortController()
-  let lastCheck = 0
-  let warned = false
+  let rounds = 0
+  let retry: ReturnType<typeof setTimeout> | undefined
+  const said = new Set<string>()
+  const sayOnce = (what: string) => said.has(what) || (said.add(what), console.warn(`deploy-notify: ${what}`))
 
-  const prompt = (update: Update) => {
-    const version = update.deploy?.version ?? ''
-    // Once per version in this tab, even across the reload that did not bring it (a stale
-    // cache): never twice, so never a loop; and never for a version dismissed with Later.
-    if (
-      prompted.has(version) ||
-      (version && (storage(() => localStorage, key) === version || storage(() => sessionStorage, key) === version))
-    )
-      return
-    prompted.add(version)
-    workerUpdate = updateWorker()
-    options.onUpdate?.(update)
-    if (options.ui === 'none') return
+  const withdraw = () => {
+    if (update) prompted.delete(update.version)
+    update = undefined
     hide()
-    shown = version
-    // Read here, not at creation, so a notifier created during server-side rendering touches no `document`.
-    const texts = { ...textsFor(document.documentElement.lang), ...options.texts }
-    hide = showBanner(
-      texts,
-      update.deploy?.message,
-      update.deploy?.mandatory,
-      () => void reload(version),
-      () => {
-        hide()
-        if (version) storage(() => localStorage, key, version)
-      },
-    )
   }
 
-  /** Handles event or `/version` data; returns the deploy when it was one. */
-  const receive = (data: string): Deploy | undefined => {
+  // A failure is the browser's to report (the URL that failed); Reload still reloads.
+  const ui = () => loadUI().catch(() => undefined)
+
+  const prompt = (next: Update) => {
+    const { version } = next
+    // Once per version in this tab, even across the reload that did not bring it (a stale
+    // cache): never twice, so never a loop; and never for a version dismissed with Later. The
+    // one exception: the deploy's own announcement (its message) of the version a broken
+    // bundle already prompted for.
+    const announces = next.deploy && update?.version === version && !update.deploy
+    if ((prompted.has(version) && !announces) || storage(local, key) === version || storage(session, key) === version)
+      return
+    prompted.add(version)
+    update = next
+    options.onUpdate?.(next)
+    void ui().then((parts) => {
+      workerUpdate = parts?.updateWorker()
+      if (!parts || options.ui === 'none' || update !== next) return
+      hide()
+      hide = parts.showBanner(next, options)
+    })
+  }
+
+  /**
+   * Decides what `deploy` (the sidecar's current one, if known) means for this page. A banner
+   * only once the origin serves another version, which Reload brings: the announced one, or,
+   * when the bundle broke, any. The origin serving the running version means a CDN still
+   * catching up (checked again, with backoff) or, for a version the sidecar never deployed, a
+   * page loaded in the deploy window: current.
+   */
+  const decide = async (deploy: Deploy | undefined, broken: boolean, attempt = 0): Promise<boolean> => {
+    const round = ++rounds
+    clearTimeout(retry)
+    if (!broken && (!deploy || deploy.version === running)) {
+      if (deploy) {
+        withdraw()
+        options.onCurrent?.(deploy)
+      }
+      return false
+    }
+    // Found here, not at creation, so a notifier created during server-side rendering touches no `document`.
+    const versionJsonUrl = options.versionUrl ?? defaultVersionUrl()
+    const served = await servedVersion(versionJsonUrl)
+    if (round !== rounds) return false
+    if (served === undefined) sayOnce(`no version in ${versionJsonUrl}`)
+    else if (served === running) {
+      withdraw()
+      if (broken) return !sayOnce(`a file failed to load; the origin still serves ${running}`)
+      if (deploy?.unknownVersion) return false
+    } else if (broken || served === deploy?.version) {
+      const announced = served === deploy?.version ? deploy : undefined
+      prompt({ deploy: announced, reason: broken ? 'broken' : 'deploy', version: served, reload, check, dismiss })
+      return true
+    }
+    if (attempt < ORIGIN_RETRIES)
+      retry = setTimeout(() => void decide(deploy, broken, attempt + 1), Math.min(60_000, 1000 * 2 ** attempt))
+    return false
+  }
+
+  /** Parses event or `/version` data; undefined (and one warning) when it is not a deploy. */
+  const parse = (data: string | undefined): Deploy | undefined => {
     let deploy: Deploy | undefined
     try {
-      deploy = JSON.parse(data) as Deploy
+      deploy = data ? (JSON.parse(data) as Deploy) : undefined
     } catch {
       // handled below, as data of the wrong shape
     }
-    if (typeof deploy?.version !== 'string') {
-      if (!warned) console.warn('deploy-notify: ignored malformed data', data)
-      warned = true
-      return
-    }
-    if (deploy.version === running) options.onCurrent?.(deploy)
-    else prompt({ deploy, reason: 'deploy' })
-    return deploy
+    if (data && typeof deploy?.version !== 'string') sayOnce(`ignored malformed data ${data}`)
+    else return deploy
   }
 
-  const check = async (href?: string): Promise<boolean> => {
-    lastCheck = Date.now()
-    const data = await fetchVersion(versionUrl)
-    const version = data && receive(data)?.version
-    const outdated = !!version && version !== running
-    // A navigation that lands on the same old page (a stale cache) must not be tried again.
-    if (outdated && href && storage(() => sessionStorage, key) !== version) {
-      storage(() => sessionStorage, key, version)
-      location.assign(href)
-    }
-    return outdated
+  async function check(broken?: boolean): Promise<boolean> {
+    return !misconfigured && decide(parse(await fetchVersion(sidecarVersionUrl)), !!broken)
   }
 
-  async function reload(version = shown): Promise<void> {
+  async function reload(): Promise<void> {
     if ((await options.beforeReload?.()) === false) return
-    if (version) storage(() => sessionStorage, key, version)
-    await reloadPage(workerUpdate)
+    if (update) storage(session, key, update.version)
+    const parts = await ui()
+    await (parts ? parts.reloadPage(workerUpdate) : location.reload())
   }
 
-  const soonCheck = () => {
-    if (!document.hidden && Date.now() - lastCheck > CHECK_GAP_MS) void check()
+  function dismiss(): void {
+    hide()
+    if (update) storage(local, key, update.version)
   }
 
   return {
     start() {
       running$.abort()
+      if (misconfigured)
+        return console.error(
+          `deploy-notify: ${named} is ${JSON.stringify(running) ?? 'missing'}; not following deploys`,
+        )
       const signal = (running$ = new AbortController()).signal
-      signal.addEventListener('abort', () => hide())
+      signal.addEventListener('abort', () => (clearTimeout(retry), hide()))
       const eventsUrl = `${base}events${query}&version=${encodeURIComponent(running)}`
-      shareAcrossTabs(key, (send) => openStream(eventsUrl, versionUrl, pollInterval, send, signal), receive, signal)
-      onBrokenBundle(() => {
-        prompt({ reason: 'broken' })
-        void check()
-      }, signal)
-      document.addEventListener('visibilitychange', soonCheck, { signal })
-      addEventListener('focus', soonCheck, { signal })
-      addEventListener('online', soonCheck, { signal })
+      shareAcrossTabs(
+        key,
+        (send) => openStream(eventsUrl, sidecarVersionUrl, pollInterval, send, signal),
+        (data) => void decide(parse(data), false),
+        signal,
+      )
+      onBrokenBundle(() => void check(true), signal)
+      onReturn(() => void check(), signal)
       // Later in another tab of the app hides this tab's banner too.
-      addEventListener('storage', (event) => event.key === key && event.newValue === shown && hide(), { signal })
+      addEventListener('storage', (event) => event.key === key && event.newValue === update?.version && hide(), {
+        signal,
+      })
     },
     stop: () => running$.abort(),
-    check,
+    check: () => check(),
     reload,
+    dismiss,
+    get update() {
+      return update
+    },
   }
 }

@@ -23,7 +23,7 @@ export interface DeployNotifyState {
   current: Deploy | undefined
   /** Reloads into the new version (through a waiting service worker when there is one). */
   reload: () => Promise<void>
-  /** Withdraws the update until a newer version comes. */
+  /** Later: withdraws the update, and the notifier never offers its version again. */
   dismiss: () => void
 }
 

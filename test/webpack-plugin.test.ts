@@ -9,7 +9,7 @@ import HtmlWebpackPlugin from 'html-webpack-plugin'
 import webpack, { type Configuration as WebpackConfiguration } from 'webpack'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DeployNotifyPlugin, type DeployNotifyOptions } from '../build/webpack-plugin.js'
-import { banner, CHROMIUM, reloadButton, runningVersion, useBrowser, waitForCurrents } from './helpers/browser.js'
+import { banner, CHROMIUM, reloadButton, runningVersion, useBrowser } from './helpers/browser.js'
 import { useDeployedApp } from './helpers/deployed-app.js'
 import { findNginx } from './helpers/nginx.js'
 
@@ -142,10 +142,12 @@ describe.skipIf(missing.length > 0 && !process.env.CI)('an Rspack app in Chromiu
     const app = deployed()
     await app.deploy('v1')
     await app.notify('v1')
-    const page = await browser.open(`${app.url}/`)
+    const page = await browser.newPage()
+    const streaming = page.waitForResponse((response) => response.url().includes('/deploy-notify/events'))
+    await page.goto(`${app.url}/`)
+    expect((await streaming).status()).toBe(200)
     expect(await runningVersion(page)).toBe('v1')
     expect(await page.getByTestId('version').textContent()).toBe('v1')
-    await waitForCurrents(page, 1)
 
     await app.deploy('v2')
     await app.notify('v2', 'Built with Rspack')
@@ -153,6 +155,6 @@ describe.skipIf(missing.length > 0 && !process.env.CI)('an Rspack app in Chromiu
     await Promise.all([page.waitForEvent('load'), reloadButton(page).click()])
     expect(await page.getByTestId('version').textContent()).toBe('v2')
     expect(await page.getByTestId('app').textContent()).toBe('rspack-shop')
-    await waitForCurrents(page, 1)
+    expect(await banner(page).count()).toBe(0)
   })
 })
