@@ -3,7 +3,17 @@ import tseslint from 'typescript-eslint'
 import globals from 'globals'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'test-artifacts/', 'examples/*/dist/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'coverage/',
+      'test-artifacts/',
+      'examples/*/dist/',
+      // Type-checked by test/package.test.ts against the packed package, which lint runs before.
+      'test/fixtures/package-consumer/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -28,7 +38,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-argument': 'off' },
   },
   {
-    files: ['client/**', 'examples/vite-app/src/**'],
+    files: ['client/**', 'examples/vite-app/src/**', 'test/fixtures/*-app/src/**'],
     languageOptions: { globals: { ...globals.browser } },
   },
   {
@@ -36,7 +46,7 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.serviceworker } },
   },
   {
-    ignores: ['client/**', 'examples/vite-app/src/**', 'examples/vite-app/public/**'],
+    ignores: ['client/**', 'examples/vite-app/src/**', 'examples/vite-app/public/**', 'test/fixtures/*-app/src/**'],
     languageOptions: { globals: { ...globals.node } },
   },
 )

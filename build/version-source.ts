@@ -47,3 +47,45 @@ export async function nearestPackage(dir: string): Promise<PackageInfo | undefin
     if (dirname(current) === current) return undefined
   }
 }
+
+/**
+ * Where the version comes from: `'git'` (the commit, `git rev-parse --short HEAD`),
+ * `'package'` (package.json's version), `'timestamp'` (the build's start, ISO-8601), a
+ * function, or any other string as the version itself.
+ */
+export type VersionSource = 'git' | 'package' | 'timestamp' | (string & {}) | (() => string | Promise<string>)
+
+const SOURCES = ['git', 'package', 'timestamp']
+
+/**
+ * The variable a build without `.git` (a Docker build context) reads instead of the commit:
+ * `ARG DEPLOY_NOTIFY_VERSION` in the Dockerfile, `--build-arg DEPLOY_NOTIFY_VERSION=$(git rev-parse --short HEAD)`.
+ */
+export const VERSION_VARIABLE = 'DEPLOY_NOTIFY_VERSION'
+
+/** The version a bundler plugin stamps (unchecked: the caller checks it and names its option). */
+export async function resolveVersion(
+  source: VersionSource,
+  root: string,
+  env: Record<string, string | undefined> = process.env,
+): Promise<string> {
+  if (typeof source === 'function') return source()
+  if (!SOURCES.includes(source)) return source
+  if (source === 'timestamp') return new Date().toISOString()
+  if (source === 'git') {
+    try {
+      return await gitCommit(root)
+    } catch (error) {
+      const fallback = env[VERSION_VARIABLE]
+      if (fallback) return fallback
+      throw new Error(
+        `${(error as Error).message}; where the build has no .git (a Docker build context), set ${VERSION_VARIABLE} (--build-arg ${VERSION_VARIABLE}=$(git rev-parse --short HEAD)) or pass the version`,
+        { cause: error },
+      )
+    }
+  }
+  const found = await nearestPackage(root)
+  if (found?.version === undefined)
+    throw new Error(found ? `${found.path} has no "version"` : `no package.json at or above ${root}`)
+  return found.version
+}

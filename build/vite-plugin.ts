@@ -9,31 +9,13 @@
  */
 import { resolve } from 'node:path'
 import type { Plugin, ResolvedConfig } from 'vite'
-import { gitCommit, nearestPackage } from './version-source.js'
 import { DEFAULT_APP } from '../contract/deploy.js'
+import { checkOptions, resolveBuild, type BuildStamp, type DeployNotifyOptions } from './plugin-options.js'
 import { listBuildFiles } from './version-manifest.js'
-import { checkApp, checkVersion, clientUrl, recordVersion, stampHtml, versionJson } from './stamp.js'
+import { recordVersion, stampHtml, versionJson } from './stamp.js'
 
-/**
- * Where the version comes from: `'git'` (the commit, `git rev-parse --short HEAD`),
- * `'package'` (package.json's version), `'timestamp'` (the build's start, ISO-8601), a
- * function, or any other string as the version itself.
- */
-export type VersionSource = 'git' | 'package' | 'timestamp' | (string & {}) | (() => string | Promise<string>)
-
-export interface DeployNotifyOptions {
-  /** Default `'git'`. Use the same value CI passes to `deploy-notify notify --version`. */
-  version?: VersionSource
-  /** Sets the tag's `data-app` (default: the tag's own, else `default`). */
-  app?: string
-  /**
-   * The sidecar's base URL, path prefix included (`https://sidecar.example`), or a path on the
-   * app's origin (`/deploy-notify`): sets the tag's `src`, and inserts the tag before `</head>`
-   * when index.html has none. Without it, an index.html with no tag is left as it is (the
-   * module API, `deploy-notify/client`, needs none).
-   */
-  sidecar?: string
-}
+export type { DeployNotifyOptions } from './plugin-options.js'
+export type { VersionSource } from './version-source.js'
 
 /** What the build's code sees: `import.meta.env.DEPLOY_NOTIFY_VERSION` and `import.meta.env.DEPLOY_NOTIFY_APP`. */
 export interface DeployNotifyEnv {
@@ -41,47 +23,15 @@ export interface DeployNotifyEnv {
   readonly DEPLOY_NOTIFY_APP: string
 }
 
-const SOURCES = ['git', 'package', 'timestamp']
-
-/** Errors name the option, as Vite prints them with the plugin's name. */
-const optionError = (option: string, error: unknown): Error =>
-  new Error(`deploy-notify: ${option}: ${(error as Error).message}`, { cause: error })
-
-function checkOption(option: string, check: () => unknown): void {
-  try {
-    check()
-  } catch (error) {
-    throw optionError(option, error)
-  }
-}
-
-async function resolveVersion(source: VersionSource, root: string): Promise<string> {
-  if (typeof source === 'function') return source()
-  if (!SOURCES.includes(source)) return source
-  if (source === 'timestamp') return new Date().toISOString()
-  if (source === 'git') return gitCommit(root)
-  const found = await nearestPackage(root)
-  if (found?.version === undefined)
-    throw new Error(found ? `${found.path} has no "version"` : `no package.json at or above ${root}`)
-  return found.version
-}
-
 export default function deployNotify(options: DeployNotifyOptions = {}): Plugin {
-  // Checked at registration, so a typo fails before anything is built.
+  checkOptions(options)
   const { version: source = 'git', app, sidecar } = options
-  if (typeof source !== 'string' && typeof source !== 'function')
-    throw optionError('version', new Error(`expected a string or a function, got ${typeof source}`))
-  checkOption('app', () => app === undefined || checkApp(app, 'app'))
-  checkOption('sidecar', () => sidecar === undefined || clientUrl(sidecar, 'sidecar'))
-
-  let version = ''
-  let packageVersion: string | undefined
-  let time = ''
+  let build: BuildStamp = { version: '', time: '' }
   let config: ResolvedConfig
   /** The app the page follows, once index.html has been stamped (its tag may name it). */
   let taggedApp: string | undefined
 
-  const info = (): string => versionJson({ version, app: app ?? taggedApp ?? DEFAULT_APP, time, packageVersion })
+  const info = (): string => versionJson({ ...build, app: app ?? taggedApp ?? DEFAULT_APP })
   /** The browser's build, not the server's of an SSR app. */
   const forBrowser = (context: unknown): boolean =>
     (context as { environment?: { config?: { consumer?: string } } }).environment?.config?.consumer !== 'server' &&
@@ -92,17 +42,11 @@ export default function deployNotify(options: DeployNotifyOptions = {}): Plugin 
 
     async config(userConfig) {
       const root = resolve(userConfig.root ?? process.cwd())
-      try {
-        version = checkVersion(await resolveVersion(source, root), 'version')
-      } catch (error) {
-        throw optionError(`version ${typeof source === 'string' ? `"${source}"` : '(function)'}`, error)
-      }
-      packageVersion = (await nearestPackage(root))?.version
-      time = new Date().toISOString()
+      build = await resolveBuild(source, root)
       // Vite merges `import.meta.env.*` defines into import.meta.env, in builds and in dev.
       return {
         define: {
-          'import.meta.env.DEPLOY_NOTIFY_VERSION': JSON.stringify(version),
+          'import.meta.env.DEPLOY_NOTIFY_VERSION': JSON.stringify(build.version),
           'import.meta.env.DEPLOY_NOTIFY_APP': JSON.stringify(app ?? DEFAULT_APP),
         },
       }
@@ -116,7 +60,7 @@ export default function deployNotify(options: DeployNotifyOptions = {}): Plugin 
       // After Vite has written its own tags, so the file is final but for this one tag.
       order: 'post',
       handler(html, context) {
-        const stamped = stampHtml(html, { version, app, sidecar, ifMissing: 'skip' }, context.filename)
+        const stamped = stampHtml(html, { version: build.version, app, sidecar, ifMissing: 'skip' }, context.filename)
         if (stamped.tag !== 'missing') taggedApp ??= stamped.app
         return stamped.html
       },
@@ -141,9 +85,9 @@ export default function deployNotify(options: DeployNotifyOptions = {}): Plugin 
         const publicFiles =
           config.build.copyPublicDir && config.publicDir ? await listBuildFiles(config.publicDir).catch(() => []) : []
         await recordVersion(outDir, {
-          version,
+          version: build.version,
           app: app ?? taggedApp ?? DEFAULT_APP,
-          time,
+          time: build.time,
           files: [...Object.keys(bundle), ...publicFiles],
         })
       },

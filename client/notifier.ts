@@ -76,7 +76,6 @@ export function createNotifier(
   const base = `${options.url.replace(/\/+$/, '')}/`
   const query = `?app=${encodeURIComponent(app)}`
   const sidecarVersionUrl = `${base}version${query}`
-  const versionJsonUrl = options.versionUrl ?? defaultVersionUrl()
   // Per app, so several notifiers on one page (micro-frontends) keep apart.
   const key = `deploy-notify:${app}`
   // Bad configuration is loud and harmless: one error, no stream, no banner.
@@ -137,6 +136,8 @@ export function createNotifier(
       }
       return false
     }
+    // Found here, not at creation, so a notifier created during server-side rendering touches no `document`.
+    const versionJsonUrl = options.versionUrl ?? defaultVersionUrl()
     const served = await servedVersion(versionJsonUrl)
     if (round !== rounds) return false
     if (served === undefined) sayOnce(`no version in ${versionJsonUrl}`)

@@ -173,6 +173,11 @@ describe('the CI recipes', () => {
     expect(order('npm run build')).toBeLessThan(order('deploy-notify stamp'))
     expect(order('deploy-notify stamp')).toBeLessThan(order('./deploy.sh'))
     expect(order('./deploy.sh')).toBeLessThan(order('deploy-notify notify'))
+    // Installed first, as the app's devDependency, and run from there: npx --no never fetches a namesake.
+    for (const step of ours) {
+      expect(steps.indexOf(step)).toBeGreaterThan(order('npm ci'))
+      expect(step.script).toMatch(/^npx --no deploy-notify /)
+    }
     for (const step of ours) {
       expect(step.script, 'no ${{ }} inside run: it would be pasted into the shell unescaped').not.toContain('${{')
       const stepEnv = Object.fromEntries(
