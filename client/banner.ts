@@ -24,9 +24,10 @@ const style =
   '@media(prefers-reduced-motion:reduce){div{animation:none}}'
 
 /**
- * Shows the banner: `role="status"` (announced politely), the message, **Reload** and, unless
- * the deploy is mandatory, **Later**; in an open shadow root, so assistive technology and tests
- * reach it. Returns the function that removes it.
+ * Shows the banner: `role="status"` (announced politely), the message, `extra` nodes (the apply
+ * part's countdown and "What's new" link), **Reload** and, unless the deploy is mandatory,
+ * **Later**; in an open shadow root, so assistive technology and tests reach it. Returns the
+ * function that removes it.
  */
 export function showBanner(
   texts: Texts,
@@ -34,6 +35,7 @@ export function showBanner(
   mandatory: boolean | undefined,
   onReload: () => void,
   onLater: () => void,
+  extra: Node[] = [],
 ): () => void {
   // A custom element name, so no selector of the page (`div`, `body > *`) matches the host.
   const host = document.createElement('deploy-notify')
@@ -42,6 +44,7 @@ export function showBanner(
   const [text, reload, later] = root.querySelectorAll('p,button') as unknown as HTMLElement[]
   // Words go in as text, never as markup: the message comes from CI.
   text!.textContent = message || texts.message
+  text!.after(...extra)
   reload!.textContent = texts.reload
   later!.textContent = texts.later
   reload!.onclick = onReload

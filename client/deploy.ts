@@ -6,6 +6,8 @@ export interface Deploy {
   time: string
   message?: string
   mandatory?: boolean
+  /** Where the release notes are; shown as "What's new" only when it is an http(s) URL. */
+  notesUrl?: string
 }
 
 /** What the page is told: a deploy it does not run, or a bundle that already broke. */

@@ -1,3 +1,5 @@
+import type { ApplyOptions, ApplyPolicy, startApply } from './apply.js'
+import type { ApplyTexts } from './apply-texts.js'
 import { showBanner, textsFor, type Texts } from './banner.js'
 import { onBrokenBundle } from './broken.js'
 import type { Deploy, Update } from './deploy.js'
@@ -5,7 +7,7 @@ import { reloadPage, updateWorker } from './reload.js'
 import { fetchVersion, openStream } from './stream.js'
 import { shareAcrossTabs } from './tabs.js'
 
-export interface NotifierOptions {
+export interface NotifierOptions extends ApplyOptions {
   /** The version this page runs, stamped in at build time. */
   version: string
   /** The sidecar's base URL, path prefix included (`https://example.com/dn`). */
@@ -17,7 +19,7 @@ export interface NotifierOptions {
   /** `banner` draws the built-in banner; `none` leaves the prompt to `onUpdate`. Default `banner`. */
   ui?: 'banner' | 'none'
   /** Replaces the banner's words (defaults follow `<html lang>`: English, Chinese, Russian). */
-  texts?: Partial<Texts>
+  texts?: Partial<Texts & ApplyTexts>
   /** A version other than the running one was seen, or the bundle broke; once per version. */
   onUpdate?: (update: Update) => void
   /** A check or the stream found the page up to date. */
@@ -38,7 +40,16 @@ export interface Notifier {
   check(href?: string): Promise<boolean>
   /** Reloads into the new version, through a waiting service worker when there is one. */
   reload(): Promise<void>
+  /**
+   * For router integrations, before a route change to `href`: when an update waits to be applied
+   * (`apply: 'auto'`, or a mandatory deploy) and no work would be lost, loads `href` in full at the
+   * new version and returns true (cancel the route change); otherwise false.
+   */
+  navigate(href: string): boolean
 }
+
+/** Loads the apply part: the classic script from the sidecar, the module from its own bundle. */
+export type LoadApplyPart = (base: string) => Promise<{ startApply: typeof startApply }>
 
 /** Checks that focus and network events trigger are at least this far apart. */
 const CHECK_GAP_MS = 10_000
@@ -54,7 +65,10 @@ const storage = (area: () => Storage, key: string, value?: string): string | nul
   return null
 }
 
-export function createNotifier(options: NotifierOptions): Notifier {
+export function createNotifier(
+  options: NotifierOptions,
+  loadPart: LoadApplyPart = (base) => import(`${base}apply.js`),
+): Notifier {
   const { version: running, app = 'default', pollInterval = 60_000 } = options
   const base = `${options.url.replace(/\/+$/, '')}/`
   const query = `?app=${encodeURIComponent(app)}`
@@ -63,6 +77,11 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const key = `deploy-notify:${app}`
   const texts = { ...textsFor(document.documentElement.lang), ...options.texts }
   const prompted = new Set<string>()
+  // The reload's record for the page it lands on: shows the note there when that runs this version.
+  const noteKey = `${key}:note`
+  let part: Promise<ApplyPolicy> | undefined
+  let policy: ApplyPolicy | undefined
+  let announced: Deploy | undefined
   let shown: string | undefined
   let workerUpdate: Promise<unknown> | undefined
   let hide = () => {}
@@ -82,20 +101,58 @@ export function createNotifier(options: NotifierOptions): Notifier {
     prompted.add(version)
     workerUpdate = updateWorker()
     options.onUpdate?.(update)
-    if (options.ui === 'none') return
+    const deploy = (announced = update.deploy)
     hide()
     shown = version
-    hide = showBanner(
-      texts,
-      update.deploy?.message,
-      update.deploy?.mandatory,
-      () => void reload(version),
-      () => {
-        hide()
-        if (version) storage(() => localStorage, key, version)
-      },
-    )
+    // The apply part decides (and draws) how a deploy is taken: by the policy, with a countdown or
+    // a notes link; should it fail to load, the plain banner asks.
+    if (deploy)
+      void applyPart().then(
+        (policy) => shown === version && (hide = policy.update(deploy)),
+        () => draw(deploy),
+      )
+    else draw(deploy)
   }
+
+  const later = (deploy?: Deploy) => {
+    hide()
+    if (deploy) storage(() => localStorage, key, deploy.version)
+  }
+
+  const draw = (deploy?: Deploy) =>
+    options.ui !== 'none' &&
+    (hide = showBanner(
+      texts,
+      deploy?.message,
+      deploy?.mandatory,
+      () => void reload(deploy),
+      () => later(deploy),
+    ))
+
+  /** Records the deploy being loaded: never prompt for it again in this tab, and note it after the load. */
+  const remember = (deploy?: Deploy) => {
+    if (!deploy) return
+    storage(() => sessionStorage, key, deploy.version)
+    storage(() => sessionStorage, noteKey, JSON.stringify(deploy))
+  }
+
+  const applyPart = () =>
+    (part ??= loadPart(base)
+      .then(({ startApply }) =>
+        startApply({
+          version: running,
+          options,
+          texts,
+          apply(deploy, href) {
+            remember(deploy)
+            if (href) location.assign(href)
+            else void reloadPage(workerUpdate)
+          },
+          reload,
+          later,
+        }),
+      )
+      .then((loaded) => (policy = loaded)))
 
   /** Handles event or `/version` data; returns the deploy when it was one. */
   const receive = (data: string): Deploy | undefined => {
@@ -118,19 +175,20 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const check = async (href?: string): Promise<boolean> => {
     lastCheck = Date.now()
     const data = await fetchVersion(versionUrl)
-    const version = data && receive(data)?.version
+    const deploy = data ? receive(data) : undefined
+    const version = deploy?.version
     const outdated = !!version && version !== running
     // A navigation that lands on the same old page (a stale cache) must not be tried again.
     if (outdated && href && storage(() => sessionStorage, key) !== version) {
-      storage(() => sessionStorage, key, version)
+      remember(deploy)
       location.assign(href)
     }
     return outdated
   }
 
-  async function reload(version = shown): Promise<void> {
+  async function reload(deploy?: Deploy): Promise<void> {
     if ((await options.beforeReload?.()) === false) return
-    if (version) storage(() => sessionStorage, key, version)
+    remember(deploy)
     await reloadPage(workerUpdate)
   }
 
@@ -154,9 +212,18 @@ export function createNotifier(options: NotifierOptions): Notifier {
       addEventListener('online', soonCheck, { signal })
       // Later in another tab of the app hides this tab's banner too.
       addEventListener('storage', (event) => event.key === key && event.newValue === shown && hide(), { signal })
+      const note = storage(() => sessionStorage, noteKey)
+      if (note) storage(() => sessionStorage, noteKey, '')
+      // With `auto`, the part loads now: unsaved work counts from the page's load on.
+      if (note || options.apply === 'auto')
+        void applyPart().then(
+          (policy) => note && policy.note(note),
+          () => {},
+        )
     },
     stop: () => running$.abort(),
     check,
-    reload,
+    reload: () => reload(announced),
+    navigate: (href) => !!policy?.navigate(href),
   }
 }

@@ -5,7 +5,7 @@
  * Updates and up-to-date checks are dispatched on `window` as `deploy-notify:update` and
  * `deploy-notify:current`.
  */
-import { createNotifier } from './notifier.js'
+import { createNotifier, type NotifierOptions } from './notifier.js'
 
 const script = document.currentScript as HTMLScriptElement | null
 const data = script?.dataset
@@ -16,12 +16,12 @@ if (!data?.version) {
   const dispatch = (type: string) => (detail: unknown) =>
     dispatchEvent(new CustomEvent(`deploy-notify:${type}`, { detail }))
   const notifier = createNotifier({
-    version: data.version,
-    app: data.app,
+    // Attributes pass through as written (data-ui, data-apply, data-apply-idle …): what reads them
+    // compares strings or parses numbers itself.
+    ...(data as unknown as NotifierOptions),
     // The sidecar's base: the script's own URL without `client.js`, so a proxy prefix just works.
     url: data.url ?? script!.src.replace(/client\.js([?#].*)?$/, ''),
     pollInterval: Number(data.pollInterval) || undefined,
-    ui: data.ui === 'none' ? 'none' : 'banner',
     onUpdate: dispatch('update'),
     onCurrent: dispatch('current'),
   })
