@@ -83,10 +83,15 @@ export function startApply(host: ApplyHost): ApplyPolicy {
     return true
   }
 
-  addEventListener('click', (event) => {
-    const href = pending && appLinkTarget(event)
-    if (href && navigate(href)) event.preventDefault()
-  })
+  // Capturing on window runs before any router's handler, which then sees defaultPrevented.
+  addEventListener(
+    'click',
+    (event) => {
+      const href = pending && appLinkTarget(event)
+      if (href && navigate(href)) event.preventDefault()
+    },
+    true,
+  )
 
   function update(deploy: Deploy): () => void {
     // With `ui: 'none'` and `prompt`, the app asks and reloads: the part does nothing.

@@ -13,12 +13,19 @@ export interface ClientTag {
   ui?: 'banner' | 'none'
   /** The sidecar's base URL; without it the client derives it from `src`. */
   url?: string
+  /** `data-apply`: `auto` reloads by itself at a safe moment. */
+  apply?: 'prompt' | 'auto'
+  /** `data-apply-idle`, `data-apply-spread`, `data-apply-countdown`, in ms. */
+  applyIdle?: number
+  applySpread?: number
+  applyCountdown?: number
 }
 
 const escapeAttribute = (value: string): string =>
   value.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;')
 
-export function clientTag({ src, version, app, pollInterval, ui, url }: ClientTag): string {
+export function clientTag(tag: ClientTag): string {
+  const { src, version, app, pollInterval, ui, url } = tag
   const attributes: [string, string | number | undefined][] = [
     ['src', src],
     ['data-version', version],
@@ -26,6 +33,10 @@ export function clientTag({ src, version, app, pollInterval, ui, url }: ClientTa
     ['data-poll-interval', pollInterval],
     ['data-ui', ui],
     ['data-url', url],
+    ['data-apply', tag.apply],
+    ['data-apply-idle', tag.applyIdle],
+    ['data-apply-spread', tag.applySpread],
+    ['data-apply-countdown', tag.applyCountdown],
   ]
   const written = attributes
     .filter(([, value]) => value !== undefined)
@@ -150,9 +161,10 @@ export function useAppServers(): (files: Record<string, FileAnswer>) => Promise<
 
 /**
  * A file of the built client that an app bundles or serves itself: `index.js` (the module,
- * `deploy-notify/client`) or `worker.js` (the service-worker side of Reload).
+ * `deploy-notify/client`) or `worker.js` (the service-worker side of Reload); or `apply.js`, the
+ * part the sidecar serves beside `client.js`.
  */
-export async function builtClientFile(name: 'index.js' | 'worker.js'): Promise<string> {
+export async function builtClientFile(name: 'index.js' | 'worker.js' | 'apply.js'): Promise<string> {
   const url = new URL(`../../dist/client/${name}`, import.meta.url)
   return readFile(url, 'utf8').catch(() => {
     throw new Error(`${url.pathname} is missing: run "npm run build" first (npm test does)`)
