@@ -1,12 +1,8 @@
-// `npm run bench`: honest broadcast benchmark, sidecar vs a plain node:http baseline.
-//   node bench/broadcast.js [--streams 10000] [--broadcasts 20] [--rounds 3] [--only sidecar|baseline]
-//     [--per-process 5000] [--concurrency 200] [--gap 100] [--timeout 30000] [--pin auto|on|off]
-//   node bench/broadcast.js --replicas 3 [--streams 30000] [--broadcasts 10]
-//     replicas mode (replicas.js): R sidecars on one Redis, --streams in all (default 10,000 per
-//     replica) spread evenly, against one sidecar with as many as each replica holds.
+// `npm run bench`: honest broadcast benchmark, the sidecar against two baselines doing the
+// same job: plain node:http SSE, and koa + WebSocket. See HELP for the flags.
 // Each server runs in its own process with the same probe, faces the same load clients, and
-// is measured the same way (see measure.js). Rounds alternate baseline and sidecar, so a drift
-// of the machine's state hits both; per-round figures show how noisy the numbers are.
+// is measured the same way (see measure.js). Rounds alternate the servers, so a drift of the
+// machine's state hits all of them; per-round figures show how noisy the numbers are.
 // Exits non-zero if any stream missed an event.
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
@@ -20,6 +16,8 @@ import { killAll } from './children.js'
 import { planAffinity } from './affinity.js'
 import { machineBusy } from './kernel-counters.js'
 import { benchReplicas } from './replicas.js'
+import { benchRestart } from './restart.js'
+import { HELP } from './usage.js'
 
 const { values } = parseArgs({
   options: {
@@ -33,8 +31,17 @@ const { values } = parseArgs({
     gap: { type: 'string', default: '100' },
     timeout: { type: 'string', default: '30000' },
     pin: { type: 'string', default: 'auto' },
+    restart: { type: 'boolean', default: false },
+    client: { type: 'string', default: 'hint,backoff' },
+    'retry-ms': { type: 'string', default: '3000' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 })
+
+if (values.help) {
+  console.log(HELP)
+  process.exit(0)
+}
 
 if (values.replicas !== undefined) {
   let code = 1
@@ -44,6 +51,23 @@ if (values.replicas !== undefined) {
     if (!Number.isInteger(total) || total % replicas !== 0)
       throw new Error(`--streams (${values.streams}) must be a multiple of --replicas (${values.replicas})`)
     code = await benchReplicas({ replicas, streams: total / replicas, broadcasts: Number(values.broadcasts ?? 10) })
+  } catch (err) {
+    console.error(`bench failed: ${err.stack ?? err}`)
+  } finally {
+    killAll()
+    process.exit(code)
+  }
+}
+if (values.restart) {
+  let code = 1
+  try {
+    code = await benchRestart({
+      streams: Number(values.streams ?? 10000),
+      policies: values.client.split(','),
+      retryMs: Number(values['retry-ms']),
+      perProcess: Number(values['per-process']),
+      affinity: planAffinity(values.pin),
+    })
   } catch (err) {
     console.error(`bench failed: ${err.stack ?? err}`)
   } finally {
@@ -74,11 +98,17 @@ opts.affinity = planAffinity(values.pin)
 if (opts.perProcess > 15000) throw new Error('--per-process above 15000 risks the 20,000 open-file limit')
 
 const sidecarCli = fileURLToPath(new URL('../dist/cli/cli.js', import.meta.url))
-const targets = [
-  { name: 'baseline', script: fileURLToPath(new URL('./baseline-server.js', import.meta.url)), args: [] },
-  { name: 'sidecar', script: sidecarCli, args: ['serve'] },
-].filter((t) => !values.only || t.name === values.only)
-if (targets.length === 0) throw new Error('--only must be sidecar or baseline')
+const bench = (file) => fileURLToPath(new URL(file, import.meta.url))
+const allTargets = [
+  { id: 'baseline', name: 'node:http', script: bench('./baseline-server.js'), args: [], protocol: 'sse' },
+  { id: 'koa-ws', name: 'koa+ws', script: bench('./koa-ws-server.js'), args: [], protocol: 'ws' },
+  { id: 'sidecar', name: 'sidecar', script: sidecarCli, args: ['serve'], protocol: 'sse' },
+]
+const only = values.only?.split(',')
+const unknown = only?.filter((id) => !allTargets.some((t) => t.id === id)) ?? []
+if (unknown.length > 0 || only?.length === 0)
+  throw new Error(`--only takes a comma-separated list of ${allTargets.map((t) => t.id).join(', ')}`)
+const targets = allTargets.filter((t) => !only || only.includes(t.id))
 if (targets.some((t) => t.name === 'sidecar') && !existsSync(sidecarCli)) {
   throw new Error(`${sidecarCli} is missing: run npm run build (or npm run bench)`)
 }
@@ -121,9 +151,15 @@ try {
   const results = runs.map(summarizeRuns)
   printTable(results)
   const missed = results.reduce((n, r) => n + r.missed, 0)
-  const baseline = results.find((r) => r.name === 'baseline')
-  const sidecar = results.find((r) => r.name === 'sidecar')
-  if (baseline && sidecar) printRatios(baseline, sidecar)
+  if (targets.some((t) => t.protocol === 'ws')) {
+    console.log(
+      '\nWhat differs: koa+ws sends each deploy as one WebSocket text frame (a 2-4 byte header and\n' +
+        'the JSON message), read by the `ws` package in the load clients; node:http and the sidecar\n' +
+        'send an SSE frame (event:, id: and data: lines around the same JSON), read as raw bytes.\n' +
+        "Same streams, payload, pinning and load-client processes; the clients' own CPU is shown above.",
+    )
+  }
+  printRatios(results)
   console.log(
     missed === 0
       ? '\nevery stream received every event'

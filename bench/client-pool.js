@@ -8,12 +8,13 @@ import { command } from './affinity.js'
 
 const clientScript = fileURLToPath(new URL('./load-client.js', import.meta.url))
 
-export async function startClients({ port, streams, perProcess, concurrency, deadlineMs, cpus }) {
+// `protocol`: 'sse' (event streams) or 'ws' (WebSockets), see load-client.js.
+export async function startClients({ port, streams, perProcess, concurrency, deadlineMs, cpus, protocol = 'sse' }) {
   const processes = Math.ceil(streams / perProcess)
   const clients = []
   for (let p = 0; p < processes; p++) {
     const count = Math.floor(streams / processes) + (p < streams % processes ? 1 : 0)
-    const [file, argv] = command(cpus, [clientScript])
+    const [file, argv] = command(cpus, [clientScript, protocol])
     const child = track(
       spawn(file, argv, {
         // 'advanced' carries the Float64Array of receive times without JSON text.

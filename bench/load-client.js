@@ -1,20 +1,17 @@
-// One load-generating process: holds K raw SSE streams (node:net, not an HTTP client, so the
-// client side costs as little as possible) and timestamps when each stream sees a deploy.
-// Driven by the parent over IPC: request {id, op, ...} -> reply {id, ...}.
+// One load-generating process: holds K streams and timestamps when each one sees a deploy.
+// `node load-client.js sse` holds raw SSE streams (sse-connection.js); `node load-client.js ws`
+// holds WebSockets (ws-connection.js). Driven by the parent over IPC: request {id, op, ...} -> reply {id, ...}.
 //   connect {port, count, concurrency, deadlineMs} -> {connected, failed, retries, errors}
 //   expect  {marker}                                -> {ok}   (arm detection before the POST)
 //   await   {deadlineMs}                            -> {times, missed, cpuUs} (when all arrived or at the deadline)
 //   close                                           -> {ok}, then exit
-// Any server works: the marker is searched in the raw bytes, so a chunked body (baseline)
-// and a close-delimited one (sidecar) are handled alike.
-import net from 'node:net'
+// Any server works: the marker is searched in the raw bytes (or the message), so a chunked
+// body (node:http), a close-delimited one (sidecar) and WebSocket frames are handled alike.
 import { performance } from 'node:perf_hooks'
+import { openEventStream } from './sse-connection.js'
+import { openWebSocket } from './ws-connection.js'
 
-const HEAD_END = Buffer.from('\r\n\r\n')
-// Every socket reads into this one buffer (`onread`): no Buffer is allocated per read, so the
-// client does little work and little GC per event. Safe to share: each read is handled
-// synchronously before the next one lands.
-const readBuffer = Buffer.alloc(16 * 1024)
+const openOne = process.argv[2] === 'ws' ? openWebSocket : openEventStream
 const MAX_ATTEMPTS = 3 // connection resets while opening are retried, and counted
 
 let socks = []
@@ -66,9 +63,6 @@ function settle() {
 }
 
 function connectAll({ id, port, count, concurrency, deadlineMs }) {
-  const request = Buffer.from(
-    `GET /events?app=bench&version=v0 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\n\r\n`,
-  )
   socks = new Array(count).fill(null)
   recvAt = new Float64Array(count)
   tails = new Array(count).fill(null)
@@ -104,51 +98,39 @@ function connectAll({ id, port, count, concurrency, deadlineMs }) {
 
   // Opening is bounded (`concurrency` at a time) so the server's accept backlog never overflows.
   function open(i, attempt) {
-    let head = null // bytes received before the end of the response head
     let up = false
-    const s = net.connect({ port, host: '127.0.0.1', onread: { buffer: readBuffer, callback: onRead } })
-    socks[i] = s
-    s.on('connect', () => s.write(request))
-    s.on('error', (err) => {
-      if (up || attempt >= MAX_ATTEMPTS) noteError(`stream ${i}: ${err.code ?? err.message}`)
-    })
-    function onRead(len, buf) {
-      if (up) return seen(i, buf, len)
-      const chunk = Buffer.from(buf.subarray(0, len)) // the shared buffer is reused by the next read
-      head = head === null ? chunk : Buffer.concat([head, chunk])
-      const end = head.indexOf(HEAD_END)
-      if (end === -1) return
-      const status = head.subarray(0, head.indexOf('\r\n')).toString('latin1')
-      if (!/^HTTP\/1\.[01] 200 /.test(status)) {
-        noteError(`stream ${i}: ${status}`)
+    socks[i] = openOne(port, {
+      open() {
+        up = true
+        isOpen[i] = 1
+        connectedCount++
+        inFlight--
+        launch()
+      },
+      data: (buf, len) => seen(i, buf, len),
+      refused(text) {
+        noteError(`stream ${i}: ${text}`)
         attempt = MAX_ATTEMPTS // a refusal by the server is an answer, not a glitch
-        s.destroy()
-        return
-      }
-      up = true
-      isOpen[i] = 1
-      connectedCount++
-      inFlight--
-      const rest = head.subarray(end + HEAD_END.length)
-      head = null
-      if (rest.length > 0) seen(i, rest, rest.length)
-      launch()
-    }
-    s.on('close', () => {
-      if (up) {
-        isOpen[i] = 0
-        if (marker !== null && recvAt[i] === 0 && --pending === 0) settle()
-        return
-      }
-      inFlight--
-      if (!done && attempt < MAX_ATTEMPTS) {
-        retries++
-        inFlight++
-        open(i, attempt + 1)
-        return
-      }
-      failed++
-      launch()
+      },
+      error(text) {
+        if (up || attempt >= MAX_ATTEMPTS) noteError(`stream ${i}: ${text}`)
+      },
+      close() {
+        if (up) {
+          isOpen[i] = 0
+          if (marker !== null && recvAt[i] === 0 && --pending === 0) settle()
+          return
+        }
+        inFlight--
+        if (!done && attempt < MAX_ATTEMPTS) {
+          retries++
+          inFlight++
+          open(i, attempt + 1)
+          return
+        }
+        failed++
+        launch()
+      },
     })
   }
 

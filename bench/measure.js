@@ -1,4 +1,4 @@
-// The measurement protocol for one server; both servers go through exactly this.
+// The measurement protocol for one server; every server goes through exactly this.
 import http from 'node:http'
 import { rmSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
+import WebSocket from 'ws'
 import { startServer } from './server-process.js'
 import { startClients } from './client-pool.js'
 import { sorted } from './stats.js'
@@ -36,7 +37,7 @@ export async function measure(target, opts) {
     })
     // Warm-up: let lazily initialised code paths (routing, stream setup) run once, so their
     // one-off allocations are not charged to the per-stream memory figure.
-    await warmUp(server.port, 20)
+    await warmUp(server.port, 20, target.protocol)
     await sleep(300)
     const memBefore = (await server.usage(true)).mem
 
@@ -47,6 +48,7 @@ export async function measure(target, opts) {
       concurrency: opts.concurrency,
       deadlineMs: 60000 + opts.streams * 5,
       cpus: opts.affinity?.clients,
+      protocol: target.protocol,
     })
     if (pool.connected !== opts.streams) {
       throw new Error(
@@ -160,8 +162,22 @@ export function notify(port, token, version) {
   })
 }
 
-// Opens a few streams, waits for their response head, and closes them.
-async function warmUp(port, count) {
+// Opens a few streams, waits for their response head (or the upgrade), and closes them.
+async function warmUp(port, count, protocol) {
+  if (protocol === 'ws') {
+    await Promise.all(
+      Array.from(
+        { length: count },
+        () =>
+          new Promise((resolve, reject) => {
+            const ws = new WebSocket(`ws://127.0.0.1:${port}/events?app=bench&version=v0`, { perMessageDeflate: false })
+            ws.on('open', () => (ws.terminate(), resolve()))
+            ws.on('error', reject)
+          }),
+      ),
+    )
+    return
+  }
   await Promise.all(
     Array.from(
       { length: count },

@@ -235,3 +235,14 @@ export function versionJson(info: VersionInfo, previous?: string): string {
   const { version, app, packageVersion } = info
   return `${JSON.stringify({ version, app, time, ...(packageVersion === undefined ? {} : { packageVersion }) }, null, 2)}\n`
 }
+
+// -- what each build records for prune ----------------------------------------------------
+
+// `deploy-notify stamp` and every build plugin write it the same way: see version-manifest.ts.
+export {
+  checkBuildFolder,
+  MANIFEST_FOLDER,
+  ManifestError,
+  recordVersion,
+  type RecordOptions,
+} from './version-manifest.js'

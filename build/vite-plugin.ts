@@ -1,7 +1,8 @@
 /**
  * `deploy-notify/vite`: stamps the build's version into index.html (the client's script tag)
  * and emits version.json, in `vite build` and in the dev server, so a deploy needs no separate
- * `deploy-notify stamp` step.
+ * `deploy-notify stamp` step. After the build is written, it records the build's files in
+ * `.deploy-notify/versions/<version>.json` for `deploy-notify prune`.
  *
  *   import deployNotify from 'deploy-notify/vite'
  *   export default defineConfig({ plugins: [deployNotify({ app: 'web' })] })
@@ -10,7 +11,8 @@ import { resolve } from 'node:path'
 import type { Plugin, ResolvedConfig } from 'vite'
 import { gitCommit, nearestPackage } from './version-source.js'
 import { DEFAULT_APP } from '../contract/deploy.js'
-import { checkApp, checkVersion, clientUrl, stampHtml, versionJson } from './stamp.js'
+import { listBuildFiles } from './version-manifest.js'
+import { checkApp, checkVersion, clientUrl, recordVersion, stampHtml, versionJson } from './stamp.js'
 
 /**
  * Where the version comes from: `'git'` (the commit, `git rev-parse --short HEAD`),
@@ -80,6 +82,10 @@ export default function deployNotify(options: DeployNotifyOptions = {}): Plugin 
   let taggedApp: string | undefined
 
   const info = (): string => versionJson({ version, app: app ?? taggedApp ?? DEFAULT_APP, time, packageVersion })
+  /** The browser's build, not the server's of an SSR app. */
+  const forBrowser = (context: unknown): boolean =>
+    (context as { environment?: { config?: { consumer?: string } } }).environment?.config?.consumer !== 'server' &&
+    !config.build.ssr
 
   return {
     name: 'deploy-notify',
@@ -120,9 +126,26 @@ export default function deployNotify(options: DeployNotifyOptions = {}): Plugin 
       // After Vite's HTML plugin, which stamps index.html in this same hook.
       order: 'post',
       handler() {
-        const consumer = (this as { environment?: { config?: { consumer?: string } } }).environment?.config?.consumer
-        if (consumer === 'server' || config.build.ssr) return
-        this.emitFile({ type: 'asset', fileName: 'version.json', source: info() })
+        if (forBrowser(this)) this.emitFile({ type: 'asset', fileName: 'version.json', source: info() })
+      },
+    },
+
+    writeBundle: {
+      // Once every file is on disk as served: the bundle's (index.html and version.json included)
+      // and the public folder's, which Vite copied before. Only this build's files are listed,
+      // so a build into a folder that keeps older files does not claim them.
+      order: 'post',
+      async handler(output, bundle) {
+        if (!forBrowser(this)) return
+        const outDir = output.dir ?? resolve(config.root, config.build.outDir)
+        const publicFiles =
+          config.build.copyPublicDir && config.publicDir ? await listBuildFiles(config.publicDir).catch(() => []) : []
+        await recordVersion(outDir, {
+          version,
+          app: app ?? taggedApp ?? DEFAULT_APP,
+          time,
+          files: [...Object.keys(bundle), ...publicFiles],
+        })
       },
     },
 

@@ -10,7 +10,8 @@ Commands:
   notify        announce a deploy from CI
   status        show each app's version, deploys and open pages by version
   wait-drained  wait until no open page runs a version (then old assets can go)
-  stamp         write the version into a built app
+  stamp         write the version into a built app, and list its files for prune
+  prune         delete from a web root the files only versions no open page runs need
 
 Each command explains itself with --help.
 
@@ -19,7 +20,7 @@ Options:
   -v, --version  print the version
 
 Exit codes: 0 done, 1 refused (bad state at start, a 4xx answer), 2 usage error,
-3 sidecar unreachable, 4 timed out (wait-drained), 70 internal error.
+3 sidecar unreachable, 4 timed out (wait-drained, notify --wait-live), 70 internal error.
 `
 
 /** Each command is loaded on use, so `notify` in CI does not load Fastify. `serve` resolves once listening. */
@@ -29,6 +30,7 @@ const commands: Record<string, () => Promise<(args: string[], env: NodeJS.Proces
   status: async () => (await import('./status-command.js')).status,
   'wait-drained': async () => (await import('./wait-drained-command.js')).waitDrained,
   stamp: async () => (await import('./stamp-command.js')).stamp,
+  prune: async () => (await import('./prune-command.js')).prune,
 }
 
 /** Runs one command; resolves to the process exit code (or never, for a running server). */

@@ -14,6 +14,7 @@ callers only). Network errors and 5xx answers are retried with backoff until --t
   --version V         the version now deployed, e.g. "$GIT_SHA"
   --app NAME          which app's channel (default: the sidecar's "default")
   --message TEXT      shown to users in the update banner
+  --notes-url URL     a link to the release notes, shown as "What's new" (http or https)
   --mandatory         users cannot postpone the reload
   --sequence N        build number; the sidecar refuses (409) one lower than the current
   --timeout DURATION  give up after this long: 500ms, 30s, 5m, 1h or seconds (default 60s)
@@ -39,6 +40,7 @@ export async function notify(args: string[], env: NodeJS.ProcessEnv): Promise<nu
     version: string,
     app: string,
     message: string,
+    'notes-url': string,
     sequence: string,
     timeout: string,
     mandatory: { type: 'boolean' },
@@ -56,7 +58,8 @@ export async function notify(args: string[], env: NodeJS.ProcessEnv): Promise<nu
   }
   // The sidecar judges every field; only sequence must become a JSON number here.
   const sequenceNumber = sequence === undefined ? undefined : parseSequence(sequence)
-  const body = JSON.stringify({ version, app, message, mandatory, sequence: sequenceNumber })
+  const notesUrl = values['notes-url']
+  const body = JSON.stringify({ version, app, message, notesUrl, mandatory, sequence: sequenceNumber })
   // A redirect is reported, not followed: fetch would turn the POST into a GET or drop the token.
   const request: RequestInit = { method: 'POST', headers, body, redirect: 'manual' }
   return announceDeploy(sidecarEndpoint(url, '/notify'), request, timeout)

@@ -1,8 +1,19 @@
-import { randomBytes } from 'node:crypto'
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises'
-import { basename, dirname, join, resolve } from 'node:path'
+import { readFile, stat } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
 import { gitCommit, nearestPackage } from '../build/version-source.js'
-import { checkApp, checkVersion, clientUrl, StampError, stampHtml, versionJson } from '../build/stamp.js'
+import { replaceFile, WriteError } from '../build/replace-file.js'
+import {
+  checkApp,
+  checkBuildFolder,
+  checkVersion,
+  clientUrl,
+  ManifestError,
+  recordVersion,
+  StampError,
+  stampHtml,
+  versionJson,
+  type VersionInfo,
+} from '../build/stamp.js'
 import { readCommandLine, UsageError } from './command-line.js'
 import { EXIT } from './exit-codes.js'
 
@@ -10,7 +21,9 @@ export const stampHelp = `Usage: deploy-notify stamp --dist DIR [--version V] [-
 
 Writes the version into a built app, after the build and before the upload: DIR/version.json,
 and data-version (and data-app) on the client's script tag (<script src=".../client.js">) in
-DIR/index.html. The rest of index.html is left as it is. Running it again changes nothing.
+DIR/index.html. The rest of index.html is left as it is. Then it records every file of the build
+with its size and SHA-256 in DIR/.deploy-notify/versions/V.json, for "deploy-notify prune".
+Running it again changes nothing.
 
   --dist DIR       the built app, holding index.html (e.g. dist)
   --version V      the version to stamp, the same one CI then notifies
@@ -23,7 +36,8 @@ DIR/index.html. The rest of index.html is left as it is. Running it again change
 
 Exit codes:
   ${EXIT.done}  stamped (or already stamped)
-  ${EXIT.refused}  DIR or DIR/index.html is missing, or index.html has no client tag (or several)
+  ${EXIT.refused}  DIR or DIR/index.html is missing, or index.html has no client tag (or several),
+     or DIR holds other versions' manifests (a web root, or a build folder never emptied)
   2  usage error
 `
 
@@ -44,7 +58,7 @@ export async function stamp(args: string[], _env: NodeJS.ProcessEnv): Promise<nu
   }
   try {
     const result = await stampDist({ dist: values.dist, version, app: values.app, sidecar: values.sidecar })
-    const what = result.changed.length > 0 ? `stamped ${result.changed.join(' and ')}` : 'already stamped'
+    const what = result.changed.length > 0 ? `stamped ${list(result.changed)}` : 'already stamped'
     process.stdout.write(`deploy-notify: ${what}: app "${result.app}" version "${version}" in ${result.dist}\n`)
     return EXIT.done
   } catch (error) {
@@ -53,6 +67,10 @@ export async function stamp(args: string[], _env: NodeJS.ProcessEnv): Promise<nu
     return EXIT.refused
   }
 }
+
+/** `a`, `a and b`, `a, b and c`. */
+const list = (items: string[]): string =>
+  items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`
 
 async function defaultVersion(): Promise<string> {
   try {
@@ -75,14 +93,15 @@ export interface StampDistResult {
   /** The absolute folder. */
   dist: string
   app: string
-  /** The files that were rewritten: `index.html`, `version.json`; none when already stamped. */
+  /** The files that were rewritten: `index.html`, `version.json`, the manifest; none when already stamped. */
   changed: string[]
 }
 
 /**
  * Stamps DIR/index.html and writes DIR/version.json. Both texts are made (and every check done)
  * before either file is touched, and each is replaced by rename, so a reader (or nginx) sees
- * the old file or the new one, never a part.
+ * the old file or the new one, never a part. Last, the build's manifest lists every file as
+ * stamped.
  */
 export async function stampDist(options: StampDistOptions): Promise<StampDistResult> {
   const dist = resolve(options.dist)
@@ -100,40 +119,31 @@ export async function stampDist(options: StampDistOptions): Promise<StampDistRes
   const time = (options.now ?? new Date()).toISOString()
   const json = versionJson({ version: options.version, app: stamped.app, time, packageVersion }, previous)
 
+  await asStampError(checkBuildFolder(dist, options.version))
+
   const changed: string[] = []
   if (stamped.html !== html) {
-    await replaceFile(indexPath, stamped.html)
+    await asStampError(replaceFile(indexPath, stamped.html))
     changed.push('index.html')
   }
   if (json !== previous) {
-    await replaceFile(versionPath, json)
+    await asStampError(replaceFile(versionPath, json))
     changed.push('version.json')
   }
+  const stampedTime = (JSON.parse(json) as VersionInfo).time
+  const manifest = await asStampError(
+    recordVersion(dist, { version: options.version, app: stamped.app, time: stampedTime }),
+  )
+  if (manifest.changed) changed.push(manifest.path)
   return { dist, app: stamped.app, changed }
 }
 
-/** Temporary file beside it, fsync, rename over it, fsync the folder; keeps the file's mode (nginx must still read it). */
-async function replaceFile(path: string, text: string): Promise<void> {
-  const mode = (await stat(path).catch(() => undefined))?.mode ?? 0o644
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
+/** A file that cannot be written, or a folder that must not be listed, is a refusal (exit 1), not a bug. */
+async function asStampError<T>(work: Promise<T>): Promise<T> {
   try {
-    const file = await open(temporary, 'wx', mode & 0o7777)
-    try {
-      await file.writeFile(text)
-      await file.chmod(mode & 0o7777) // open()'s mode passes through the umask
-      await file.sync()
-    } finally {
-      await file.close()
-    }
-    await rename(temporary, path)
+    return await work
   } catch (error) {
-    await unlink(temporary).catch(() => {})
-    throw new StampError(`cannot write ${path}: ${(error as Error).message}`)
-  }
-  const folder = await open(dirname(path), 'r')
-  try {
-    await folder.sync()
-  } finally {
-    await folder.close()
+    if (error instanceof ManifestError || error instanceof WriteError) throw new StampError(error.message)
+    throw error
   }
 }

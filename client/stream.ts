@@ -13,10 +13,13 @@ export const fetchVersion = (url: string): Promise<string | undefined> =>
   )
 
 /**
- * Holds the event stream and passes each event's data on, until `signal` aborts. Unlike a
- * bare EventSource, which gives up for good on an HTTP error status or a wrong content type
- * (HTML "Server-sent events": "fail the connection"), it reconnects after every error, and
- * while the stream keeps failing it polls `/version` too (not while the tab is hidden).
+ * Holds the event stream and passes each event's data on, until `signal` aborts. When a
+ * healthy stream drops, the EventSource reconnects by itself after the server's `retry:` hint
+ * (HTML "Server-sent events": "reestablish the connection"), which the sidecar jitters so the
+ * pages of a restarted sidecar come back spread out. Every other error is handled here: unlike
+ * a bare EventSource, which gives up for good on an HTTP error status or a wrong content type
+ * ("fail the connection"), it reconnects with backoff, and while the stream keeps failing it
+ * polls `/version` too (not while the tab is hidden).
  */
 export function openStream(
   eventsUrl: string,
@@ -26,6 +29,7 @@ export function openStream(
   signal: AbortSignal,
 ): void {
   let source: EventSource
+  /** Errors in a row; -1 while a stream is open, whose drop is left to the browser's retry. */
   let failures = 0
   let retry: ReturnType<typeof setTimeout>
   let poll: ReturnType<typeof setInterval> | undefined
@@ -36,12 +40,16 @@ export function openStream(
     source.addEventListener('version', relay)
     source.addEventListener('deploy', relay)
     source.onopen = () => {
-      failures = 0
+      failures = -1
       poll = clearInterval(poll) as undefined
     }
     source.onerror = () => {
+      // An open stream dropped and the EventSource is CONNECTING (0): it retries after the
+      // hint. Only that once: if the attempt fails too (the sidecar still away), or the
+      // browser gave up (CLOSED), the backoff below takes over.
+      if (failures++ < 0 && !source.readyState) return
       source.close()
-      retry = setTimeout(connect, Math.random() * Math.min(CAP_MS, BASE_MS * 2 ** failures++))
+      retry = setTimeout(connect, Math.random() * Math.min(CAP_MS, BASE_MS * 2 ** (failures - 1)))
       if (failures >= FAILURES_BEFORE_POLLING && !poll) {
         pollOnce()
         poll = setInterval(pollOnce, pollMs)

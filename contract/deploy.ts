@@ -5,6 +5,8 @@ export interface DeployRequest {
   app: string
   version: string
   message?: string
+  /** A link to the release notes, shown as "What's new" (http or https). */
+  notesUrl?: string
   mandatory?: boolean
   /** CI's build number or commit time; a lower one than the current deploy's is refused. */
   sequence?: number

@@ -19,6 +19,13 @@ export const fields = {
     schema: { type: 'string', maxLength: 1000 },
     rule: 'must be a string of at most 1000 characters',
   },
+  notesUrl: {
+    // A link the banner shows as "What's new": http(s) only (never javascript:), printable ASCII
+    // (non-ASCII percent-encoded, as URL.href writes it), and none of the " < > \ ` that would
+    // let it break out of an attribute in apps that render it as HTML text.
+    schema: { type: 'string', maxLength: 2048, pattern: '^https?://[A-Za-z0-9\\[][!#-;=?-\\[\\]-_a-~]*$' },
+    rule: 'must be an http:// or https:// URL of at most 2048 characters, with no spaces, quotes, <, >, backslashes or non-ASCII characters (percent-encode them)',
+  },
   mandatory: { schema: { type: 'boolean' }, rule: 'must be true or false' },
   sequence: {
     schema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },

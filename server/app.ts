@@ -20,6 +20,7 @@ import { versionRoutes } from './routes/version.js'
 import { schemaErrorFormatter } from './schema-errors.js'
 import { VersionSampler, type StreamCounts } from './status.js'
 import type { Store } from './store/store.js'
+import { EventStreams } from './streams.js'
 
 /** How long closing waits for requests in flight before it closes every connection. */
 const CLOSE_GRACE_MS = 2000
@@ -54,21 +55,47 @@ export async function buildApp({
     schemaErrorFormatter,
     // Ends idle keep-alive connections on close, so shutdown does not wait for them.
     forceCloseConnections: 'idle',
+    // A connection that never becomes a request (silent, a partial head, a trickling body) is
+    // closed: idle for this long, or its request not complete this long after its first byte.
+    // A stream's request is complete at its head, and its socket then has no timeout.
+    connectionTimeout: config.requestTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      headersTimeout: config.requestTimeoutMs,
+      // Node checks the two timeouts above this often (default 30 s).
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(config.requestTimeoutMs / 4)),
+    },
   })
 
-  const hub = new Hub(config.keepaliveMs)
+  const registry = new EventStreams({ keepaliveMs: config.keepaliveMs, lifetimeMs: config.streamLifetimeMs })
+  const hub = new Hub(registry)
   const metrics = createMetrics(hub, store)
   const counts = shareCounts?.(hub)
   const sampler = new VersionSampler(counts ?? hub)
   store.onChange((deploy) => {
     const start = process.hrtime.bigint()
-    hub.broadcast(deploy)
+    try {
+      hub.broadcast(deploy)
+    } catch (error) {
+      // The encoder refused a field the store should never have let through: no page gets it.
+      app.log.error({ err: error, app: deploy.app }, 'deploy not broadcast')
+      return
+    }
     metrics.recordBroadcast(deploy, Number(process.hrtime.bigint() - start) / 1e9)
+  })
+  // One stream per connection: a request pipelined behind a stream in the same read (before
+  // the stream's socket is released from the HTTP server) ends the connection.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (registry.holds(request.raw.socket)) {
+      request.raw.socket.destroy()
+      reply.hijack()
+    }
+    done()
   })
   let forceClose: NodeJS.Timeout | undefined
   app.addHook('preClose', async () => {
     // Streams never finish by themselves; end them first so the server can close.
-    hub.close()
+    registry.close()
     // Node does not count a connection that never sent a request (a browser's preconnect) as
     // idle, so close() would wait for it to time out. Requests in flight get this long to finish.
     forceClose = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS).unref()
@@ -105,6 +132,6 @@ export async function buildApp({
   await app.register(opsRoutes, { metrics, store })
   await app.register(clientRoutes)
   await app.register(statusRoutes, { store, counts: counts ?? hub, sampler })
-  await app.register(statusPageRoutes, { store, counts: counts ?? hub, sampler, config })
+  await app.register(statusPageRoutes, { store, counts: counts ?? hub, sampler, registry, config })
   return app
 }

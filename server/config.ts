@@ -12,6 +12,10 @@ export interface Config {
   dataDir: string
   redisUrl: string | undefined
   maxConnections: number
+  /** How long a client has to send its request, from connecting or from its first byte. */
+  requestTimeoutMs: number
+  /** How long a stream stays open at most; 0 = until the client leaves. */
+  streamLifetimeMs: number
 }
 
 export class ConfigError extends Error {
@@ -87,6 +91,17 @@ export function defaultMaxConnections(limit = openFileLimit()): number {
   return Math.max(1, Math.floor(limit * 0.9))
 }
 
+/** 0 (never), or a duration from `min` ms. */
+const durationOrNever =
+  (min: number, max: number): Parse<number> =>
+  (raw, name) => {
+    if (raw === '0') return 0
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      throw new ConfigError(`${name} must be 0 (never) or an integer from ${min} to ${max}, got "${raw}"`)
+    }
+    return Number(raw)
+  }
+
 /** Each setting by its environment name; the CLI flag is the same name in kebab case. */
 const settings = {
   PORT: { parse: integer(0, 65535), fallback: () => 8080, key: 'port' },
@@ -98,6 +113,14 @@ const settings = {
   DATA_DIR: { parse: text, fallback: () => './data', key: 'dataDir' },
   REDIS_URL: { parse: redisUrl, fallback: () => undefined, key: 'redisUrl' },
   MAX_CONNECTIONS: { parse: integer(1, 10_000_000), fallback: () => defaultMaxConnections(), key: 'maxConnections' },
+  // A request head is one packet; a notify body is at most 16 KiB. Ten seconds is plenty for both.
+  REQUEST_TIMEOUT_MS: { parse: integer(1000, 3_600_000), fallback: () => 10_000, key: 'requestTimeoutMs' },
+  // Mercure's write_timeout: bounds what a stalled reader holds over time; browsers reconnect.
+  STREAM_LIFETIME_MS: {
+    parse: durationOrNever(1000, 31 * 86_400_000),
+    fallback: () => 600_000,
+    key: 'streamLifetimeMs',
+  },
 } as const satisfies Record<string, { parse: Parse<unknown>; fallback: () => unknown; key: keyof Config }>
 
 export type SettingName = keyof typeof settings

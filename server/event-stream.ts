@@ -1,5 +1,6 @@
-import type { OutgoingHttpHeaders } from 'node:http'
-import type { Socket } from 'node:net'
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { createRequire } from 'node:module'
+import { Socket } from 'node:net'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { retryFrame } from './sse.js'
 
@@ -11,20 +12,43 @@ export const jitteredRetry = (retryMs: number): Buffer =>
   retryFrame(retryMs + Math.floor(Math.random() * (retryMs / 2)))
 
 /**
- * Answers with an event-stream head and hands over the socket, on which the caller writes
- * frames as they are. Without Transfer-Encoding the body runs until the connection closes
- * (RFC 9112 6.3), which every EventSource and proxy accepts, so a frame needs no chunk
- * framing per write. `attach` runs while the socket is corked: head and first bytes leave in
- * one write.
+ * The events Node's HTTP server listens to on each connection (lib/_http_server.js,
+ * connectionListenerInternal). A stream's socket is released from exactly the listeners it had
+ * on these when its head was written; test/streams-hardening.test.ts pins the list.
  */
-export function openEventStream(request: FastifyRequest, reply: FastifyReply, attach: (socket: Socket) => void): void {
+export const HTTP_SERVER_SOCKET_EVENTS = ['data', 'end', 'close', 'drain', 'error', 'timeout', 'pause', 'resume']
+type Listener = (...args: unknown[]) => void
+/** A socket's own listeners (net's 'end' handler), which stay: only the HTTP server's go. */
+const socketOwn = new Set(HTTP_SERVER_SOCKET_EVENTS.flatMap((event) => new Socket().listeners(event)))
+
+type FreeParser = (parser: unknown, request: IncomingMessage, socket: Socket) => void
+/**
+ * Node's own way to let go of a connection's parser, as it does when it hands an upgraded
+ * connection over (lib/_http_server.js, onParserExecuteCommon). Not documented: if a Node
+ * release drops it, streams keep their parser (more memory, same behaviour).
+ */
+const { freeParser } = createRequire(import.meta.url)('_http_common') as { freeParser?: FreeParser }
+
+/**
+ * Answers with an event-stream head and hands the socket to `attach`, which writes frames to
+ * it as they are. Without Transfer-Encoding the body runs until the connection closes
+ * (RFC 9112 6.3), which every EventSource and proxy accepts, so a frame needs no chunk
+ * framing per write. `attach` runs while the socket is corked (head and first bytes leave in
+ * one write) and says whether it holds the socket; if so, the socket is then released from
+ * Node's HTTP server: nothing that arrives on it is parsed as another request.
+ */
+export function openEventStream(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  attach: (socket: Socket) => boolean,
+): void {
   reply.hijack()
   const response = reply.raw
-  // Fastify's completion log waits for a 'finish' that a stream never emits; its listener
-  // would keep this request's objects and logger alive as long as the stream.
-  response.removeAllListeners('finish').removeAllListeners('error')
-  response.removeHeader('transfer-encoding')
   const socket = request.raw.socket
+  const httpListeners = HTTP_SERVER_SOCKET_EVENTS.map(
+    (event) => [event, (socket.listeners(event) as Listener[]).filter((l) => !socketOwn.has(l))] as const,
+  )
+  response.removeHeader('transfer-encoding')
   socket.cork()
   response.writeHead(200, {
     ...(reply.getHeaders() as OutgoingHttpHeaders),
@@ -34,6 +58,40 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, at
     connection: 'close',
   })
   response.flushHeaders()
-  attach(socket)
+  // The request is complete; from here a stream is quiet for as long as no deploy comes.
+  socket.setTimeout(0)
+  const held = attach(socket)
   socket.uncork()
+  // Once the parser has returned from the bytes it is parsing (pipelined requests in the same
+  // read are refused by `attach`, which sees the socket already held).
+  if (held) setImmediate(releaseFromHttpServer, socket, request.raw, response, httpListeners)
+}
+
+/**
+ * What Node does with an upgraded connection, for a stream: its parser, request, response and
+ * per-connection listeners are let go (a few KB per stream), and whatever the client sends
+ * after the head ends the stream.
+ */
+function releaseFromHttpServer(
+  socket: Socket,
+  request: IncomingMessage,
+  response: ServerResponse,
+  httpListeners: (readonly [string, Listener[]])[],
+): void {
+  const parser = (socket as Socket & { parser?: unknown }).parser
+  if (socket.destroyed || !parser || typeof freeParser !== 'function') return
+  for (const [event, listeners] of httpListeners) {
+    for (const listener of listeners) socket.removeListener(event, listener)
+  }
+  freeParser(parser, request, socket)
+  response.detachSocket(socket)
+  socket.on('data', closeOnData)
+  socket.on('end', closeOnData)
+  // Node pauses a connection flooded with pipelined requests; a stream must see its peer leave.
+  socket.resume()
+}
+
+/** A stream's client sends nothing after its request head: bytes or its end close the stream. */
+function closeOnData(this: Socket): void {
+  this.destroy()
 }

@@ -1,116 +1,57 @@
 import type { Socket } from 'node:net'
 import type { Deploy } from '../contract/deploy.js'
-import { eventFrame, keepaliveFrame } from './sse.js'
+import { eventFrame } from './sse.js'
+import type { EventStreams, StreamGroup } from './streams.js'
 
 /**
- * Bytes a stream may have queued in user space, beyond what the kernel buffers. A page that
- * reads gets a frame or a comment in microseconds; one that is this far behind is gone or
- * stuck, and its buffer would otherwise grow with every broadcast.
- */
-export const MAX_BUFFERED_BYTES = 64 * 1024
-
-/**
- * Who listens to which app, and the bytes they get. Streams are the raw sockets of `/events`
- * responses whose head is already sent (a close-delimited body), so a frame is written to each
- * socket as it is, with no per-stream framing, object or timer.
+ * Who listens to which app: the `/events` streams of the registry, by app and the version
+ * each page runs, and the deploys they get.
  */
 export class Hub {
-  readonly #apps = new Map<string, Set<Socket>>()
-  /** Open streams per app and running version, for `/status` and metrics. */
-  readonly #versions = new Map<string, Map<string, number>>()
-  readonly #keepalive: NodeJS.Timeout
-  #size = 0
-  #dropped = 0
+  readonly #registry: EventStreams
+  readonly #streams: StreamGroup
 
-  constructor(keepaliveMs: number) {
-    // One timer for all streams; a comment costs a few bytes per stream per interval.
-    this.#keepalive = setInterval(() => this.#writeAll(keepaliveFrame), keepaliveMs).unref()
+  constructor(registry: EventStreams) {
+    this.#registry = registry
+    this.#streams = registry.group()
   }
 
-  /** Open streams on this process. */
+  /** Open `/events` streams on this process. */
   get size(): number {
-    return this.#size
+    return this.#streams.size
   }
 
-  /** Streams dropped because they stopped reading. */
+  /** Streams (of any kind) dropped because they stopped reading. */
   get dropped(): number {
-    return this.#dropped
+    return this.#registry.dropped
   }
 
   /** Open streams of one app. */
   connections(app: string): number {
-    return this.#apps.get(app)?.size ?? 0
+    return this.#streams.count(app)
   }
 
   /** Apps with open streams. */
   apps(): IterableIterator<string> {
-    return this.#apps.keys()
+    return this.#streams.topics()
   }
 
   /** Open streams of one app per running version (`unknown` when the page did not say). */
   versions(app: string): ReadonlyMap<string, number> {
-    return this.#versions.get(app) ?? new Map()
+    return this.#streams.labels(app)
   }
 
   /**
    * Adds a stream whose response head is written, sends it `firstBytes`, and forgets it the
-   * moment its socket closes.
+   * moment its socket closes. False when the socket already holds a stream or is gone.
    */
-  add(app: string, version: string, socket: Socket, firstBytes: Buffer): void {
-    // Gone before its head was written: it would never emit 'close' again, so never count it.
-    if (socket.destroyed) return
-    let sockets = this.#apps.get(app)
-    if (!sockets) this.#apps.set(app, (sockets = new Set()))
-    sockets.add(socket)
-    this.#size++
-    const counts = this.#versions.get(app) ?? new Map<string, number>()
-    this.#versions.set(app, counts.set(version, (counts.get(version) ?? 0) + 1))
-    socket.once('close', () => this.#remove(app, version, socket))
-    this.#write(socket, firstBytes)
+  add(app: string, version: string, socket: Socket, firstBytes: Buffer): boolean {
+    return this.#streams.add(socket, app, version, firstBytes)
   }
 
   /** Encodes the deploy once and writes that buffer to every stream of its app. */
   broadcast(deploy: Deploy): number {
-    const sockets = this.#apps.get(deploy.app)
-    if (!sockets) return 0
-    const frame = eventFrame('deploy', deploy)
-    for (const socket of sockets) this.#write(socket, frame)
-    return sockets.size
-  }
-
-  /** Ends every stream (browsers reconnect after their jittered retry) and stops the timer. */
-  close(): void {
-    clearInterval(this.#keepalive)
-    for (const sockets of this.#apps.values()) {
-      // Finish what is queued, then close without waiting for the browser's side.
-      for (const socket of sockets) socket.end(() => socket.destroy())
-    }
-  }
-
-  #write(socket: Socket, bytes: Buffer): void {
-    if (socket.destroyed) return
-    // write() returns false once past the socket's high-water mark; only then is it worth a look.
-    if (!socket.write(bytes) && socket.writableLength > MAX_BUFFERED_BYTES) {
-      this.#dropped++
-      socket.destroy()
-    }
-  }
-
-  #writeAll(bytes: Buffer): void {
-    for (const sockets of this.#apps.values()) {
-      for (const socket of sockets) this.#write(socket, bytes)
-    }
-  }
-
-  #remove(app: string, version: string, socket: Socket): void {
-    const sockets = this.#apps.get(app)
-    if (!sockets?.delete(socket)) return
-    this.#size--
-    if (sockets.size === 0) this.#apps.delete(app)
-    const counts = this.#versions.get(app)
-    const left = (counts?.get(version) ?? 1) - 1
-    if (left > 0) counts?.set(version, left)
-    else counts?.delete(version)
-    if (counts?.size === 0) this.#versions.delete(app)
+    if (this.#streams.count(deploy.app) === 0) return 0
+    return this.#streams.send(deploy.app, eventFrame('deploy', deploy))
   }
 }

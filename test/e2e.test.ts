@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { chmod, mkdtemp, readdir, rename, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -16,6 +14,7 @@ import {
   useBrowser,
   waitForCurrents,
 } from './helpers/browser.js'
+import { EXAMPLE_APP as APP, buildExample } from './helpers/example-app.js'
 import { findNginx, startNginx, type RunningNginx } from './helpers/nginx.js'
 import { runCli } from './helpers/process.js'
 import { startTestSidecar, TOKEN, type TestSidecar } from './helpers/sidecar.js'
@@ -24,41 +23,11 @@ import { waitForStreams } from './client/sidecars.js'
 // The whole loop on examples/vite-app, as a team runs it: two real `vite build`s with the
 // plugin, the project's nginx.conf in a real nginx, the sidecar behind it, Chromium in front,
 // and the CLI's notify as CI sends it.
-const EXAMPLE = fileURLToPath(new URL('../examples/vite-app/', import.meta.url))
-const VITE = fileURLToPath(new URL('../node_modules/vite/bin/vite.js', import.meta.url))
-const APP = 'example' // examples/vite-app/vite.config.ts
 
 const nginxBinary = findNginx()
 const missing = [...(nginxBinary ? [] : ['nginx']), ...(existsSync(CHROMIUM) ? [] : [`chromium (${CHROMIUM})`])]
 if (missing.length > 0 && !process.env.CI) {
   console.warn(`\n!!! ${missing.join(' and ')} not found: SKIPPING test/e2e.test.ts (CI fails instead) !!!\n`)
-}
-
-/** `vite build` of the example as a user runs it, in its own process, with the version from the environment. */
-function buildExample(version: string, outDir: string): Promise<void> {
-  const env: NodeJS.ProcessEnv = { ...process.env, APP_VERSION: version }
-  // vitest's own settings would leak into the build (NODE_ENV=test is not a production build).
-  delete env.NODE_ENV
-  delete env.VITEST
-  const child = spawn(
-    process.execPath,
-    [VITE, 'build', EXAMPLE, '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => (child.kill('SIGKILL'), reject(new Error(`vite build ${version} took over 20 s:\n${output}`))),
-      20_000,
-    )
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      if (code === 0) resolve()
-      else reject(new Error(`vite build ${version} exited ${code}:\n${output}`))
-    })
-  })
 }
 
 describe.skipIf(missing.length > 0 && !process.env.CI)('the example app, from build to reload', () => {

@@ -192,7 +192,7 @@ describe('deploy-notify stamp', () => {
     const exit = await stampCli(['--dist', 'dist', '--version', 'abc1234', '--app', 'web'], project)
     expect(exit.stderr).toBe('')
     expect(exit.stdout).toBe(
-      `deploy-notify: stamped index.html and version.json: app "web" version "abc1234" in ${dist}\n`,
+      `deploy-notify: stamped index.html, version.json and .deploy-notify/versions/abc1234.json: app "web" version "abc1234" in ${dist}\n`,
     )
     expect(exit.code).toBe(0)
     expect(await readFile(join(dist, 'index.html'), 'utf8')).toBe(
@@ -220,7 +220,8 @@ describe('deploy-notify stamp', () => {
     expect(after.ino).not.toBe(before.ino)
     expect(after.mode & 0o777).toBe(0o640)
     expect((await stat(join(dist, 'version.json'))).mode & 0o777).toBe(0o644)
-    expect((await readdir(dist)).sort()).toEqual(['index.html', 'version.json'])
+    expect((await readdir(dist)).sort()).toEqual(['.deploy-notify', 'index.html', 'version.json'])
+    expect(await readdir(join(dist, '.deploy-notify', 'versions'))).toEqual(['v1.json'])
   })
 
   it('inserts the tag with --sidecar when index.html has none', async () => {

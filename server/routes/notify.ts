@@ -18,6 +18,7 @@ const bodySchema = {
     version: fields.version.schema,
     app: fields.app.schema,
     message: fields.message.schema,
+    notesUrl: fields.notesUrl.schema,
     mandatory: fields.mandatory.schema,
     sequence: fields.sequence.schema,
   },

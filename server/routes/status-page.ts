@@ -3,14 +3,18 @@ import { TooManyStreamsError } from '../errors.js'
 import { matchesEtag } from '../etag.js'
 import { jitteredRetry, openEventStream } from '../event-stream.js'
 import { statusPage } from '../status-page/page.js'
-import { MAX_STATUS_STREAMS, StatusStreams, statusFrame } from '../status-page/streams.js'
+import { statusFrame } from '../sse.js'
+import { MAX_STATUS_STREAMS, StatusStreams } from '../status-page/streams.js'
 import { statusSnapshot, type StreamCounts, type VersionSampler } from '../status.js'
 import type { Store } from '../store/store.js'
+import type { EventStreams } from '../streams.js'
 
 export interface StatusPageOptions {
   store: Store
   counts: StreamCounts
   sampler: VersionSampler
+  /** The app's one registry of open event streams. */
+  registry: EventStreams
   /** `RETRY_MS`: the reconnection hint of the status stream, as of `/events`. */
   config: { retryMs: number }
 }
@@ -22,16 +26,17 @@ export interface StatusPageOptions {
  */
 export async function statusPageRoutes(
   app: FastifyInstance,
-  { store, counts, sampler, config }: StatusPageOptions,
+  { store, counts, sampler, registry, config }: StatusPageOptions,
 ): Promise<void> {
   const { retryMs } = config
   const streams = new StatusStreams(
+    registry,
     () => statusSnapshot(store, counts, sampler),
     (error) => app.log.warn({ err: error }, 'status snapshot failed'),
   )
   // A deploy shows on the pages at once, not at the next tick.
   store.onChange(() => streams.push())
-  // Streams never finish by themselves, and closing waits for every connection.
+  // The registry ends the streams when the app closes; the snapshot timer stops with them.
   app.addHook('preClose', async () => streams.close())
 
   app.get('/', (request, reply) => {

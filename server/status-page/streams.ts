@@ -1,5 +1,7 @@
 import type { Socket } from 'node:net'
+import { statusFrame } from '../sse.js'
 import type { Status } from '../status.js'
+import type { EventStreams, StreamGroup } from '../streams.js'
 
 /** How often every status page gets fresh counts. */
 export const STATUS_INTERVAL_MS = 2000
@@ -11,16 +13,8 @@ export const MAX_STATUS_STREAMS = 100
  * otherwise download the same hour of samples every two seconds.
  */
 export const RECENT_SAMPLES_MS = 60_000
-/** Ticks a page may stay behind (its previous bytes still queued) before its stream is dropped. */
-const MAX_TICKS_BEHIND = 15
-
-/**
- * One `status` event: the snapshot as one `data` line (JSON.stringify escapes every CR and LF,
- * so nothing in it can start another field; HTML Living Standard, "Server-sent events").
- */
-export function statusFrame(status: Status): Buffer {
-  return Buffer.from(`event: status\ndata: ${JSON.stringify(status)}\n\n`)
-}
+/** Every status page follows the same snapshot, so they share one topic. */
+const TOPIC = 'status'
 
 /** The snapshot with only the samples of the last `RECENT_SAMPLES_MS`. */
 export function withRecentSamples(status: Status): Status {
@@ -32,42 +26,42 @@ export function withRecentSamples(status: Status): Status {
 }
 
 /**
- * The open `/status/events` streams of one app instance: raw sockets whose head is sent, like
- * the hub's. One timer for all of them, running only while one is open; `close()` ends them.
+ * The open `/status/events` streams, held by the app's one stream registry (its keepalive,
+ * lifetime and slow-reader rule), plus the timer that sends them a snapshot, running only
+ * while one is open.
  */
 export class StatusStreams {
-  /** Each open stream, with the ticks it has been behind in a row. */
-  readonly #sockets = new Map<Socket, number>()
+  readonly #streams: StreamGroup
   readonly #snapshot: () => Status
   readonly #onError: (error: unknown) => void
   #timer: NodeJS.Timeout | undefined
-  #closed = false
 
-  constructor(snapshot: () => Status, onError: (error: unknown) => void) {
+  constructor(registry: EventStreams, snapshot: () => Status, onError: (error: unknown) => void) {
+    this.#streams = registry.group()
     this.#snapshot = snapshot
     this.#onError = onError
   }
 
   get size(): number {
-    return this.#sockets.size
+    return this.#streams.size
   }
 
-  /** Adds a stream, sends it `firstBytes`, and forgets it the moment its socket closes. */
-  add(socket: Socket, firstBytes: Buffer): void {
-    if (this.#closed) {
-      socket.destroy()
-      return
-    }
-    this.#sockets.set(socket, 0)
-    socket.once('close', () => this.#remove(socket))
-    // Whatever its size (an hour of samples of many apps): it is written once per page.
-    socket.write(firstBytes)
+  /**
+   * Adds a stream and sends it `firstBytes` (whatever their size: an hour of samples is sent once
+   * per page). False when the socket already holds a stream or is gone.
+   */
+  add(socket: Socket, firstBytes: Buffer): boolean {
+    if (!this.#streams.add(socket, TOPIC, '', firstBytes)) return false
+    socket.once('close', () => {
+      if (this.#streams.size === 0) this.#stopTimer()
+    })
     this.#timer ??= setInterval(() => this.push(), STATUS_INTERVAL_MS).unref()
+    return true
   }
 
   /** Takes one snapshot and writes the same bytes to every open status stream. */
   push(): void {
-    if (this.#closed || this.#sockets.size === 0) return
+    if (this.#streams.size === 0) return
     let frame: Buffer
     try {
       frame = statusFrame(withRecentSamples(this.#snapshot()))
@@ -76,28 +70,13 @@ export class StatusStreams {
       this.#onError(error)
       return
     }
-    for (const [socket, behind] of this.#sockets) {
-      if (socket.destroyed || socket.writableEnded) continue
-      // Each event holds the whole current state, so a page still reading the last one can
-      // skip this one; its queue never grows past one event. One that stays behind is gone.
-      if (socket.writableLength === 0) {
-        this.#sockets.set(socket, 0)
-        socket.write(frame)
-      } else if (behind < MAX_TICKS_BEHIND) this.#sockets.set(socket, behind + 1)
-      else socket.destroy()
-    }
+    // Each event holds the whole current state, so a page still reading the last one skips this one.
+    this.#streams.sendLatest(TOPIC, frame)
   }
 
-  /** Stops the timer and ends every stream; pages reconnect after their retry. */
+  /** Stops the timer; the registry ends the streams. */
   close(): void {
-    this.#closed = true
     this.#stopTimer()
-    for (const socket of this.#sockets.keys()) socket.end(() => socket.destroy())
-  }
-
-  #remove(socket: Socket): void {
-    this.#sockets.delete(socket)
-    if (this.#sockets.size === 0) this.#stopTimer()
   }
 
   #stopTimer(): void {

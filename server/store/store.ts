@@ -49,6 +49,7 @@ export function decide(current: Deploy | undefined, request: DeployRequest, time
     time: time.toISOString(),
   }
   if (request.message !== undefined) deploy.message = request.message
+  if (request.notesUrl !== undefined) deploy.notesUrl = request.notesUrl
   if (request.mandatory !== undefined) deploy.mandatory = request.mandatory
   if (request.sequence !== undefined) deploy.sequence = request.sequence
   return { kind: 'changed', deploy }

@@ -1,0 +1,190 @@
+import { readFile, realpath, stat, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ManifestError, MANIFEST_FOLDER, manifestFileName, readManifests } from '../build/version-manifest.js'
+import { followsRule, fields } from '../contract/fields.js'
+import type { AppStatus } from '../server/status.js'
+import { readCommandLine, UsageError } from './command-line.js'
+import { EXIT } from './exit-codes.js'
+import { planPrune, type PrunePlan } from './prune-plan.js'
+import { sidecarEndpoint, sleep } from './sidecar-request.js'
+import { readStatus } from './status-command.js'
+import { deleteRecordedFile, regularFileInside, removeEmptyFolders } from './web-root.js'
+
+export const pruneHelp = `Usage: deploy-notify prune --dir DIR --url URL --app NAME [--dry-run]
+
+Deletes from the web root DIR, where each deploy's build was copied over the last without
+deleting, the files that belong only to versions no open page runs any more. Each build lists
+its files in DIR/.deploy-notify/versions/<version>.json (written by "deploy-notify stamp" and
+the build plugins). The sidecar's /status says which versions are current and open.
+
+Kept: the current version, the one DIR/version.json names, every version an open page runs,
+and any built after the current deploy (a deploy in progress); every file a kept version lists;
+index.html and version.json; any file no manifest lists, or whose content is not what an old
+build recorded; anything behind a symlink. Nothing at all is deleted while a page reports no
+version, the sidecar sums versions as "other", a kept version has no manifest, or a manifest
+cannot be read. The manifests of deleted versions go last.
+
+  --dir DIR   the web root (what nginx serves)
+  --url URL   the sidecar's base URL, path prefix included (/status is appended)
+  --app NAME  the app served from DIR
+  --dry-run   print what would be deleted, and delete nothing
+  -h, --help  show this help
+
+Exit codes:
+  ${EXIT.done}  done (also when nothing could be deleted; the output says why)
+  ${EXIT.refused}  refused: DIR holds no readable manifests or version.json, the sidecar knows no
+     such app or no current version, or a file could not be deleted
+  ${EXIT.usage}  usage error
+  ${EXIT.unreachable}  unreachable: no answer from the sidecar (nothing was deleted)
+`
+
+const ATTEMPT_TIMEOUT_MS = 5_000
+const RETRY_DELAY_MS = 500
+
+/** Refused before anything is deleted: exit 1 with the message. */
+class Refusal extends Error {}
+
+/** `deploy-notify prune`: resolves to the exit code; throws UsageError on a bad command line. */
+export async function prune(args: string[], _env: NodeJS.ProcessEnv): Promise<number> {
+  const string = { type: 'string' } as const
+  const values = readCommandLine(
+    args,
+    { dir: string, url: string, app: string, 'dry-run': { type: 'boolean' } },
+    pruneHelp,
+  )
+  if (!values) return EXIT.done
+  const { dir, url, app } = values
+  const dryRun = values['dry-run'] === true
+  if (dir === undefined || url === undefined || app === undefined)
+    throw new UsageError(`prune needs --dir, --url and --app\n\n${pruneHelp}`)
+  if (!followsRule('app', app)) throw new UsageError(`--app "${app}" ${fields.app.rule}`)
+  const endpoint = sidecarEndpoint(url, '/status')
+  try {
+    const root = await webRoot(dir)
+    const manifests = await readManifests(root)
+    if (manifests.length === 0)
+      throw new Refusal(
+        `${join(root, MANIFEST_FOLDER)} holds no manifest: stamp builds before copying them (see --help)`,
+      )
+    const foreign = manifests.find((m) => m.app !== app)
+    if (foreign)
+      throw new Refusal(`${manifestFileName(foreign.version)} records app "${foreign.app}", not "${app}": check --app`)
+    const served = await servedVersion(root)
+    // Asked last, so the counts are as fresh as they can be when files go.
+    const status = await appStatus(endpoint, app)
+    if (status === undefined) return EXIT.unreachable
+    const plan = planPrune({ manifests, status, served })
+    return await carryOut(root, app, plan, dryRun)
+  } catch (error) {
+    if (!(error instanceof Refusal || error instanceof ManifestError)) throw error
+    process.stderr.write(`deploy-notify: ${error.message}; nothing was deleted\n`)
+    return EXIT.refused
+  }
+}
+
+async function webRoot(dir: string): Promise<string> {
+  const root = await realpath(dir).catch(() => undefined)
+  if (root === undefined || !(await stat(root)).isDirectory()) throw new Refusal(`${dir} is not a folder (--dir)`)
+  return root
+}
+
+async function servedVersion(root: string): Promise<string> {
+  const path = join(root, 'version.json')
+  const text = await readFile(path, 'utf8').catch(() => undefined)
+  let version: unknown
+  try {
+    version = text === undefined ? undefined : (JSON.parse(text) as { version?: unknown }).version
+  } catch {
+    version = undefined
+  }
+  if (!followsRule('version', version))
+    throw new Refusal(`${path} does not name the version the web root serves, so prune cannot tell what is live`)
+  return version as string
+}
+
+/** The app's entry of `/status`; undefined (after saying why) when the sidecar cannot be asked. */
+async function appStatus(endpoint: URL, app: string): Promise<Parameters<typeof planPrune>[0]['status'] | undefined> {
+  // A sidecar restarting behind a proxy is back within a moment; one retry covers that.
+  let answer = await readStatus(endpoint, ATTEMPT_TIMEOUT_MS)
+  if (answer.kind !== 'status' && !(answer.kind === 'refused' && answer.httpStatus < 500)) {
+    await sleep(RETRY_DELAY_MS)
+    answer = await readStatus(endpoint, ATTEMPT_TIMEOUT_MS)
+  }
+  if (answer.kind === 'refused' && answer.httpStatus < 500) throw new Refusal(`${endpoint} answered ${answer.reason}`)
+  if (answer.kind !== 'status') {
+    process.stderr.write(
+      `deploy-notify: could not reach ${endpoint} (2 attempts; last: ${answer.reason}): without the counts of open pages, nothing was deleted\n`,
+    )
+    return undefined
+  }
+  const entry: AppStatus | undefined = Object.hasOwn(answer.status.apps, app) ? answer.status.apps[app] : undefined
+  if (entry === undefined) throw new Refusal(`the sidecar knows no app "${app}" (no deploy, no open page): check --app`)
+  if (entry.current === null) throw new Refusal(`app "${app}" has no current version yet: notify the deploy first`)
+  return { ...entry, current: entry.current }
+}
+
+/** Deletes (or, dry, lists) the plan's files, then the manifests of the versions fully gone. */
+async function carryOut(root: string, app: string, plan: PrunePlan, dryRun: boolean): Promise<number> {
+  const out = (line: string) => process.stdout.write(`${line}\n`)
+  for (const [version, reasons] of plan.kept) out(`keep   "${version}": ${reasons.join('; ')}`)
+  for (const manifest of plan.prunable) out(`prune  "${manifest.version}": no open page runs it`)
+  if (plan.blocked) {
+    out(`deploy-notify: nothing deleted in ${root}: ${plan.blocked}`)
+    return EXIT.done
+  }
+  const verb = dryRun ? 'would delete' : 'deleted'
+  let freed = 0
+  let count = 0
+  const gone: string[] = []
+  const failed = new Set<string>()
+  for (const [path, records] of [...plan.files].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const outcome = await deleteRecordedFile(root, path, records, dryRun)
+    if (outcome.kind === 'deleted') {
+      out(`${verb} ${path} (${bytes(outcome.size)})`)
+      freed += outcome.size
+      count++
+      gone.push(path)
+    } else if (outcome.kind === 'kept') out(`kept ${path}: ${outcome.reason}`)
+    else if (outcome.kind === 'failed') {
+      process.stderr.write(`deploy-notify: cannot delete ${path}: ${outcome.reason}\n`)
+      failed.add(path)
+    }
+  }
+  if (!dryRun) await removeEmptyFolders(root, gone)
+  // Last, so that a run cut short leaves every file it did not delete attributable.
+  for (const manifest of plan.prunable) {
+    if (Object.keys(manifest.files).some((path) => failed.has(path))) continue
+    const path = `${MANIFEST_FOLDER}/${manifestFileName(manifest.version)}`
+    const found = await regularFileInside(root, path)
+    if (!('path' in found)) continue
+    try {
+      if (!dryRun) await unlink(found.path)
+    } catch (error) {
+      process.stderr.write(`deploy-notify: cannot delete ${path}: ${(error as Error).message}\n`)
+      failed.add(path)
+      continue
+    }
+    out(`${verb} ${path} (${bytes(found.size)})`)
+    freed += found.size
+    count++
+  }
+  const versions = plan.prunable.map((m) => `"${m.version}"`).join(', ') || 'none'
+  const summary = `${count} file${count === 1 ? '' : 's'} of app "${app}" (old versions: ${versions}) in ${root}`
+  out(`deploy-notify: ${verb} ${summary}, ${dryRun ? 'which would free' : 'freed'} ${bytes(freed)}`)
+  if (failed.size === 0) return EXIT.done
+  process.stderr.write(`deploy-notify: ${failed.size} file(s) could not be deleted; run prune again once fixed\n`)
+  return EXIT.refused
+}
+
+/** 1234 -> `1.2 kB` (SI, as du --si and most CI logs print it). */
+function bytes(n: number): string {
+  if (n < 1000) return `${n} B`
+  const units = ['kB', 'MB', 'GB', 'TB']
+  let value = n
+  let unit = -1
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000
+    unit++
+  }
+  return `${value.toFixed(1)} ${units[unit]}`
+}

@@ -1,0 +1,247 @@
+import type { Socket } from 'node:net'
+import { keepaliveFrame } from './sse.js'
+
+/**
+ * The slow-reader rule, one for every stream: a stream that still has this many bytes queued
+ * in user space (beyond what the kernel buffers) when its next frame comes is dropped. A page
+ * that reads gets a frame in microseconds; one this far behind is gone or stuck.
+ */
+export const MAX_BUFFERED_BYTES = 64 * 1024
+/** A stream's lifetime is drawn from [1 - LIFETIME_SPREAD, 1] x `lifetimeMs`, so reconnects spread out. */
+export const LIFETIME_SPREAD = 0.25
+/** How often streams past their lifetime are ended. */
+const EXPIRY_TICK_MS = 1000
+/** How long `close()` lets streams send what they have queued before it cuts them. */
+const CLOSE_GRACE_MS = 2000
+
+/** One open stream: the raw socket of a response whose head is sent, and what it is counted as. */
+interface Stream {
+  readonly socket: Socket
+  readonly group: StreamGroup
+  readonly topic: string
+  readonly label: string
+  /** The second (epoch) its lifetime ends, or 0 for never. */
+  readonly endsAt: number
+}
+
+export interface StreamOptions {
+  /** Interval of the keepalive comment every stream gets. */
+  keepaliveMs: number
+  /** How long a stream stays open at most (less a random part of a quarter); 0 = until the client leaves. */
+  lifetimeMs: number
+}
+
+/**
+ * Every open event stream of one app instance, `/events` and `/status/events` alike: one
+ * stream per socket, one keepalive timer, one lifetime, one slow-reader rule. Streams are
+ * sockets whose head is written (a close-delimited body), so a frame goes to each as it is,
+ * with no per-stream framing, object or timer beyond one small record.
+ */
+export class EventStreams {
+  readonly #bySocket = new Map<Socket, Stream>()
+  /** Streams by the second their lifetime ends. */
+  readonly #expiring = new Map<number, Set<Stream>>()
+  readonly #options: StreamOptions
+  readonly #timers: NodeJS.Timeout[]
+  readonly #onClose: (this: Socket) => void
+  #dropped = 0
+  #closed = false
+
+  constructor(options: StreamOptions) {
+    this.#options = options
+    const bySocket = this.#bySocket
+    const remove = (socket: Socket): void => this.#remove(socket)
+    // One listener function for every socket, not a closure per stream.
+    this.#onClose = function onStreamClose(this: Socket) {
+      if (bySocket.has(this)) remove(this)
+    }
+    this.#timers = [
+      // One timer for all streams; a comment costs a few bytes per stream per interval.
+      setInterval(() => this.#keepalive(), options.keepaliveMs).unref(),
+      setInterval(() => this.#expire(), EXPIRY_TICK_MS).unref(),
+    ]
+  }
+
+  /** Open streams of every group. */
+  get size(): number {
+    return this.#bySocket.size
+  }
+
+  /** Streams dropped because they stopped reading. */
+  get dropped(): number {
+    return this.#dropped
+  }
+
+  /** A set of streams counted apart (the pages' `/events`, the status pages), sharing the rules above. */
+  group(): StreamGroup {
+    return new StreamGroup(this)
+  }
+
+  /** Whether this socket holds a stream. */
+  holds(socket: Socket): boolean {
+    return this.#bySocket.has(socket)
+  }
+
+  /** Ends every stream (browsers reconnect after their jittered retry); nothing is admitted after. */
+  close(): void {
+    this.#closed = true
+    for (const timer of this.#timers) clearInterval(timer)
+    for (const socket of this.#bySocket.keys()) endStream(socket)
+    // A reader too slow to take its last bytes would otherwise hold up the server's close.
+    const cut = (): void => {
+      for (const socket of this.#bySocket.keys()) socket.destroy()
+    }
+    if (this.#bySocket.size > 0) setTimeout(cut, CLOSE_GRACE_MS).unref()
+  }
+
+  /** @internal: StreamGroup.add */
+  admit(group: StreamGroup, socket: Socket, topic: string, label: string, firstBytes: Buffer): Stream | undefined {
+    // Gone before its head was written: it would never emit 'close' again, so never count it.
+    if (socket.destroyed) return undefined
+    // One stream per connection: a second request on a socket that holds one (pipelined
+    // behind it) ends the connection instead of counting the socket twice.
+    if (this.#closed || this.#bySocket.has(socket)) {
+      socket.destroy()
+      return undefined
+    }
+    const { lifetimeMs } = this.#options
+    const endsAt =
+      lifetimeMs > 0 ? Math.ceil((Date.now() + lifetimeMs * (1 - LIFETIME_SPREAD * Math.random())) / 1000) : 0
+    const stream: Stream = { socket, group, topic, label, endsAt }
+    this.#bySocket.set(socket, stream)
+    if (endsAt > 0) {
+      let due = this.#expiring.get(endsAt)
+      if (!due) this.#expiring.set(endsAt, (due = new Set()))
+      due.add(stream)
+    }
+    socket.on('close', this.#onClose)
+    socket.on('error', ignoreError)
+    this.write(socket, firstBytes)
+    return stream
+  }
+
+  /** Writes `bytes` to one stream, or drops the stream if it is too far behind (the slow-reader rule). */
+  write(socket: Socket, bytes: Buffer): void {
+    if (socket.destroyed) return
+    if (socket.writableLength > MAX_BUFFERED_BYTES) {
+      this.#dropped++
+      socket.destroy()
+      return
+    }
+    socket.write(bytes)
+  }
+
+  #keepalive(): void {
+    for (const socket of this.#bySocket.keys()) this.write(socket, keepaliveFrame)
+  }
+
+  #expire(): void {
+    const now = Date.now() / 1000
+    for (const [second, due] of this.#expiring) {
+      if (second > now) continue
+      this.#expiring.delete(second)
+      for (const stream of due) endStream(stream.socket)
+    }
+  }
+
+  #remove(socket: Socket): void {
+    const stream = this.#bySocket.get(socket)
+    if (!stream) return
+    this.#bySocket.delete(socket)
+    stream.group.forget(stream)
+    const due = this.#expiring.get(stream.endsAt)
+    if (due?.delete(stream) && due.size === 0) this.#expiring.delete(stream.endsAt)
+  }
+}
+
+/**
+ * Streams of one kind, by topic (an app) and label (the version a page runs), counted for
+ * `/status`, metrics and limits.
+ */
+export class StreamGroup {
+  readonly #registry: EventStreams
+  readonly #topics = new Map<string, { streams: Set<Stream>; labels: Map<string, number> }>()
+  #size = 0
+
+  constructor(registry: EventStreams) {
+    this.#registry = registry
+  }
+
+  /** Open streams of this group. */
+  get size(): number {
+    return this.#size
+  }
+
+  /** Open streams of one topic. */
+  count(topic: string): number {
+    return this.#topics.get(topic)?.streams.size ?? 0
+  }
+
+  /** Topics with open streams. */
+  topics(): IterableIterator<string> {
+    return this.#topics.keys()
+  }
+
+  /** Open streams of one topic by label. */
+  labels(topic: string): ReadonlyMap<string, number> {
+    return this.#topics.get(topic)?.labels ?? new Map<string, number>()
+  }
+
+  /**
+   * Adds a stream whose response head is written, sends it `firstBytes`, and forgets it the
+   * moment its socket closes. False when the socket is gone or already holds a stream.
+   */
+  add(socket: Socket, topic: string, label: string, firstBytes: Buffer): boolean {
+    const stream = this.#registry.admit(this, socket, topic, label, firstBytes)
+    if (!stream) return false
+    let entry = this.#topics.get(topic)
+    if (!entry) this.#topics.set(topic, (entry = { streams: new Set(), labels: new Map() }))
+    entry.streams.add(stream)
+    entry.labels.set(label, (entry.labels.get(label) ?? 0) + 1)
+    this.#size++
+    return true
+  }
+
+  /** Writes the same bytes to every stream of a topic; returns how many streams it has. */
+  send(topic: string, frame: Buffer): number {
+    const entry = this.#topics.get(topic)
+    if (!entry) return 0
+    for (const stream of entry.streams) this.#registry.write(stream.socket, frame)
+    return entry.streams.size
+  }
+
+  /**
+   * Like `send`, for frames that each hold the whole current state: a stream still busy with
+   * the previous one skips this one, so its queue never grows past one frame.
+   */
+  sendLatest(topic: string, frame: Buffer): void {
+    for (const stream of this.#topics.get(topic)?.streams ?? []) {
+      if (stream.socket.writableLength === 0) this.#registry.write(stream.socket, frame)
+    }
+  }
+
+  /** @internal: the registry forgets a closed stream. */
+  forget(stream: Stream): void {
+    const entry = this.#topics.get(stream.topic)
+    if (!entry?.streams.delete(stream)) return
+    this.#size--
+    const left = (entry.labels.get(stream.label) ?? 1) - 1
+    if (left > 0) entry.labels.set(stream.label, left)
+    else entry.labels.delete(stream.label)
+    if (entry.streams.size === 0) this.#topics.delete(stream.topic)
+  }
+}
+
+function ignoreError(): void {
+  // A reset or a write after the peer left: 'close' follows and does the bookkeeping.
+}
+
+/**
+ * Ends a stream: what is queued is sent, then the connection closes without waiting for the
+ * browser's side. A stream with bytes still queued is stuck, so it is closed at once.
+ */
+function endStream(socket: Socket): void {
+  if (socket.destroyed) return
+  if (socket.writableLength > 0) socket.destroy()
+  else socket.end(() => socket.destroy())
+}
