@@ -2,7 +2,6 @@ import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Deploy } from '../../contract/deploy.js'
 import { metric } from '../helpers/http.js'
-import { builtClientFile } from '../helpers/pages.js'
 
 /** Waits (bounded) until the real sidecar holds exactly `count` streams of `app`, by its /metrics. */
 export async function waitForStreams(sidecarUrl: string, app: string, count: number, timeoutMs = 5000): Promise<void> {
@@ -93,12 +92,6 @@ export async function startFakeSidecar(events: EventsAnswer[]): Promise<FakeSide
             ? JSON.stringify({ error: 'DN_ERR_NO_VERSION', message: 'none' })
             : undefined,
       )
-    } else if (path === '/apply.js') {
-      // The client's part, as the real sidecar serves it beside client.js.
-      void builtClientFile('apply.js').then((body) =>
-        response.writeHead(200, { ...cors, 'content-type': 'text/javascript' }).end(body),
-      )
-      return
     } else {
       response.writeHead(404, cors).end()
       return

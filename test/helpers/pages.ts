@@ -161,10 +161,9 @@ export function useAppServers(): (files: Record<string, FileAnswer>) => Promise<
 
 /**
  * A file of the built client that an app bundles or serves itself: `index.js` (the module,
- * `deploy-notify/client`) or `worker.js` (the service-worker side of Reload); or `apply.js`, the
- * part the sidecar serves beside `client.js`.
+ * `deploy-notify/client`) or `worker.js` (the service-worker side of Reload).
  */
-export async function builtClientFile(name: 'index.js' | 'worker.js' | 'apply.js'): Promise<string> {
+export async function builtClientFile(name: 'index.js' | 'worker.js'): Promise<string> {
   const url = new URL(`../../dist/client/${name}`, import.meta.url)
   return readFile(url, 'utf8').catch(() => {
     throw new Error(`${url.pathname} is missing: run "npm run build" first (npm test does)`)
