@@ -86,20 +86,22 @@ async function restartOnce({ streams, policy, retryMs, perProcess, affinity }) {
     if (res.status !== 202) throw new Error(`POST /notify answered ${res.status}: ${res.body.slice(0, 300)}`)
 
     const processes = Math.ceil(streams / perProcess)
+    const counts = Array.from(
+      { length: processes },
+      (_, p) => Math.floor(streams / processes) + (p < streams % processes ? 1 : 0),
+    )
     for (let p = 0; p < processes; p++) {
-      const count = Math.floor(streams / processes) + (p < streams % processes ? 1 : 0)
       const [file, argv] = command(affinity?.clients, [clientScript])
-      const child = track(
-        spawn(file, argv, { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+      clients.push(
+        track(spawn(file, argv, { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })),
       )
-      clients.push(child)
-      child.count = count
     }
     const deadlineMs = 60000 + streams * 5
+    // As in the broadcast bench: 200 connections being opened at once, in all.
     const concurrency = Math.max(1, Math.floor(200 / processes))
     const connected = await Promise.all(
-      clients.map((c) =>
-        call(c, { op: 'connect', port, count: c.count, concurrency, deadlineMs, policy }, deadlineMs + 5000),
+      clients.map((c, p) =>
+        call(c, { op: 'connect', port, count: counts[p], concurrency, deadlineMs, policy }, deadlineMs + 5000),
       ),
     )
     const open = connected.reduce((n, r) => n + r.connected, 0)

@@ -1,6 +1,7 @@
 import { ask, describeAnswer, describeNetworkError, sidecarEndpoint, sleep, type Answer } from './sidecar-request.js'
 import { readCommandLine, UsageError } from './command-line.js'
 import { EXIT } from './exit-codes.js'
+import { versionJsonUrl, waitUntilLive } from './wait-live.js'
 
 /** Exit codes, so CI can tell "fix the request" (1) from "the sidecar is down" (3). */
 
@@ -17,7 +18,11 @@ callers only). Network errors and 5xx answers are retried with backoff until --t
   --notes-url URL     a link to the release notes, shown as "What's new" (http or https)
   --mandatory         users cannot postpone the reload
   --sequence N        build number; the sidecar refuses (409) one lower than the current
-  --timeout DURATION  give up after this long: 500ms, 30s, 5m, 1h or seconds (default 60s)
+  --wait-live URL     first wait until URL serves V: the app's base URL (URL/version.json is
+                      read) or the URL of its version.json; checked every second, bounded
+                      by --timeout, and only then is the deploy announced
+  --timeout DURATION  give up after this long: 500ms, 30s, 5m, 1h or seconds (default 60s);
+                      with --wait-live, for the wait and then again for the notify
   -h, --help          show this help
 
 Exit codes:
@@ -25,6 +30,7 @@ Exit codes:
   ${EXIT.refused}  rejected by the sidecar (4xx: wrong token, invalid field, stale sequence)
   ${EXIT.usage}  usage error
   ${EXIT.unreachable}  unreachable: network errors or 5xx until --timeout ran out
+  ${EXIT.timeout}  --wait-live: URL did not serve V within --timeout (nothing was notified)
 `
 
 /** One attempt may not eat the whole budget, so a hung connection still leaves room to retry. */
@@ -41,6 +47,7 @@ export async function notify(args: string[], env: NodeJS.ProcessEnv): Promise<nu
     app: string,
     message: string,
     'notes-url': string,
+    'wait-live': string,
     sequence: string,
     timeout: string,
     mandatory: { type: 'boolean' },
@@ -62,7 +69,12 @@ export async function notify(args: string[], env: NodeJS.ProcessEnv): Promise<nu
   const body = JSON.stringify({ version, app, message, notesUrl, mandatory, sequence: sequenceNumber })
   // A redirect is reported, not followed: fetch would turn the POST into a GET or drop the token.
   const request: RequestInit = { method: 'POST', headers, body, redirect: 'manual' }
-  return announceDeploy(sidecarEndpoint(url, '/notify'), request, timeout)
+  const endpoint = sidecarEndpoint(url, '/notify')
+  if (values['wait-live'] !== undefined) {
+    const live = versionJsonUrl(values['wait-live'])
+    if (!(await waitUntilLive(live, version, parseDuration(timeout), timeout))) return EXIT.timeout
+  }
+  return announceDeploy(endpoint, request, timeout)
 }
 
 /** Posts until the sidecar answers below 500 or --timeout runs out. */

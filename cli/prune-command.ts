@@ -1,4 +1,4 @@
-import { readFile, realpath, stat, unlink } from 'node:fs/promises'
+import { lstat, readFile, realpath, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ManifestError, MANIFEST_FOLDER, manifestFileName, readManifests } from '../build/version-manifest.js'
 import { followsRule, fields } from '../contract/fields.js'
@@ -61,6 +61,11 @@ export async function prune(args: string[], _env: NodeJS.ProcessEnv): Promise<nu
   const endpoint = sidecarEndpoint(url, '/status')
   try {
     const root = await webRoot(dir)
+    // Manifests read through a symlink could be another web root's.
+    for (const part of ['.deploy-notify', MANIFEST_FOLDER]) {
+      if ((await lstat(join(root, part)).catch(() => undefined))?.isSymbolicLink())
+        throw new Refusal(`${join(root, part)} is a symlink: prune reads manifests from the web root itself only`)
+    }
     const manifests = await readManifests(root)
     if (manifests.length === 0)
       throw new Refusal(

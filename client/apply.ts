@@ -5,8 +5,8 @@
  * `apply.js`; the module bundles it.
  */
 import { applyTextsFor, type ApplyTexts } from './apply-texts.js'
-import { showBanner, type Texts } from './banner.js'
-import type { Deploy } from './deploy.js'
+import { showBanner } from './banner.js'
+import type { BannerOptions, Deploy, Texts, Update } from './deploy.js'
 import { watchIdle } from './idle.js'
 import { appLinkTarget } from './links.js'
 import { notesLink, showNote } from './note.js'
@@ -31,23 +31,19 @@ export interface ApplyOptions {
 export interface ApplyHost {
   /** The version this page runs. */
   version: string
-  options: ApplyOptions & {
-    ui?: 'banner' | 'none'
-    texts?: Partial<Texts & ApplyTexts>
-    beforeReload?: () => boolean | Promise<boolean>
-  }
-  texts: Texts
-  /** Records `deploy` (loop guard, note) and reloads into it, or loads `href` in full. */
-  apply(deploy: Deploy, href?: string): void
-  /** The banner's Reload: asks `beforeReload`, then applies. */
-  reload(deploy: Deploy): Promise<void>
-  /** The banner's Later. */
-  later(deploy: Deploy): void
+  options: ApplyOptions &
+    BannerOptions & {
+      ui?: 'banner' | 'none'
+      texts?: Partial<Texts & ApplyTexts>
+      beforeReload?: () => boolean | Promise<boolean>
+    }
+  /** Records `update` (loop guard, note) and reloads into it, or loads `href` in full. */
+  apply(update: Update, href?: string): void
 }
 
 export interface ApplyPolicy {
-  /** A newer deploy for this page: prompt for it or apply it, by the policy; returns "withdraw". */
-  update(deploy: Deploy): () => void
+  /** An update for this page: prompt for it or apply it, by the policy; returns "withdraw". */
+  update(update: Update): () => void
   /** A route navigation: true when the part took it over as a full load of `href` (stop the router). */
   navigate(href: string): boolean
   /** After a reload: the marker written before it, as JSON; shows the note when it is this version. */
@@ -59,7 +55,7 @@ const TICK_MS = 1000
 
 export function startApply(host: ApplyHost): ApplyPolicy {
   const { options } = host
-  const texts = { ...host.texts, ...applyTextsFor(document.documentElement.lang), ...options.texts }
+  const texts = { ...applyTextsFor(document.documentElement.lang), ...options.texts }
   // Numbers in code, strings from the script tag's data-apply-* attributes.
   const setting = (value: unknown, fallback: number) => {
     const number = Number(value)
@@ -69,7 +65,7 @@ export function startApply(host: ApplyHost): ApplyPolicy {
   const unsaved = trackUnsavedWork(options.apply !== 'auto')
   const idleFor = watchIdle()
   /** The update waiting for its moment, while one does. */
-  let pending: Deploy | undefined
+  let pending: Update | undefined
 
   /** `beforeReload` for an automatic reload; a Promise is awaited, and a throw counts as no. */
   const allowed = async () => (await Promise.resolve(options.beforeReload?.()).catch(() => false)) !== false
@@ -93,26 +89,20 @@ export function startApply(host: ApplyHost): ApplyPolicy {
     true,
   )
 
-  function update(deploy: Deploy): () => void {
+  function update(next: Update): () => void {
     // With `ui: 'none'` and `prompt`, the app asks and reloads: the part does nothing.
     if (options.ui === 'none' && options.apply !== 'auto') return () => {}
+    const deploy: Partial<Deploy> = next.deploy ?? {}
     const auto = options.apply === 'auto' || !!deploy.mandatory
     const draw = options.ui !== 'none' && (!auto || !!deploy.mandatory)
-    const link = draw ? notesLink(deploy, texts) : undefined
+    const link = draw && next.deploy ? notesLink(next.deploy, texts) : undefined
     const countdown = document.createElement('span')
     const hide = draw
-      ? showBanner(
-          texts,
-          deploy.message,
-          deploy.mandatory,
-          () => void host.reload(deploy),
-          () => host.later(deploy),
-          [...(deploy.mandatory ? [countdown] : []), ...(link ? [link] : [])],
-        )
+      ? showBanner(next, options, [...(deploy.mandatory ? [countdown] : []), ...(link ? [link] : [])])
       : () => {}
     if (!auto) return hide
 
-    pending = deploy
+    pending = next
     const spread = setting(options.applySpread, 30_000)
     const clock = new CountdownClock(
       Date.now(),
@@ -132,8 +122,8 @@ export function startApply(host: ApplyHost): ApplyPolicy {
         deciding = true
         const yes = await allowed()
         deciding = false
-        if (pending !== deploy) return
-        if (yes) return host.apply(deploy)
+        if (pending !== next) return
+        if (yes) return host.apply(next)
         countdown.textContent = texts.waiting
       }
       timer = setTimeout(() => void tick(), clock.nextTick(now, TICK_MS))
@@ -142,7 +132,7 @@ export function startApply(host: ApplyHost): ApplyPolicy {
     document.addEventListener('visibilitychange', onVisibility)
     void tick()
     return () => {
-      if (pending === deploy) pending = undefined
+      if (pending === next) pending = undefined
       clearTimeout(timer)
       document.removeEventListener('visibilitychange', onVisibility)
       hide()
@@ -156,7 +146,7 @@ export function startApply(host: ApplyHost): ApplyPolicy {
     } catch {
       return
     }
-    if (deploy?.version === host.version && options.ui !== 'none') showNote(deploy, texts)
+    if (deploy?.version === host.version && options.ui !== 'none') showNote(deploy, texts, options)
   }
 
   return { update, navigate, note }

@@ -1,19 +1,35 @@
 /** Messages of a dynamic import or bundler chunk that failed to load (Chromium, Firefox, Safari, webpack). */
 const CHUNK_FAILURE = /dynamically imported module|Importing a module script failed|ChunkLoadError|Loading (CSS )?chunk/
 
+/** The page's own scripts and stylesheets as the document was parsed: the build's entry files. */
+const ENTRY_FILES = 'script[src],link[rel~=stylesheet],link[rel=modulepreload]'
+
+/** What a failed element loaded, absolute (`src` and `href` read back resolved). */
+const urlOf = (element: Partial<HTMLScriptElement & HTMLLinkElement>): string =>
+  (element.tagName === 'SCRIPT' ? element.src : element.tagName === 'LINK' ? element.href : '') ?? ''
+
 /**
- * Calls `broken` when the running bundle cannot load a part of itself: a same-origin script
- * or stylesheet that failed (its error event does not bubble, so it is caught while
- * capturing), Vite's `vite:preloadError`, or an unhandled chunk-load rejection.
+ * Calls `broken` when the running bundle cannot load a part of itself: Vite's
+ * `vite:preloadError`, an unhandled chunk-load rejection, or a script or stylesheet of the
+ * build's own files that failed (its error event does not bubble, so it is caught while
+ * capturing). The build's own files are those on the page's origin in the folders of the
+ * document's first scripts and stylesheets (`/assets/`), so a blocked first-party analytics
+ * script or a missing optional file elsewhere on the origin is not the bundle breaking. A page
+ * whose entry files are elsewhere counts every same-origin file. The caller still confirms that
+ * another version is live before it tells anyone.
  */
 export function onBrokenBundle(broken: () => void, signal: AbortSignal): void {
+  const origin = location.origin + '/'
+  const folders = [...document.querySelectorAll(ENTRY_FILES)]
+    .map(urlOf)
+    // deploy-notify's own script is not the app's, even when a proxy serves it on the origin.
+    .filter((url) => url.startsWith(origin) && !/\/client\.js\b/.test(url))
+    .map((url) => url.replace(/[^/]*$/, ''))
   addEventListener(
     'error',
-    (event) => {
-      const element = event.target as Partial<HTMLScriptElement & HTMLLinkElement>
-      const url = element.tagName === 'SCRIPT' ? element.src : element.tagName === 'LINK' ? element.href : ''
-      // `src` and `href` read back absolute, so a prefix test is an origin test.
-      if (url?.startsWith(location.origin + '/')) broken()
+    ({ target }) => {
+      const url = urlOf(target as HTMLElement)
+      if (url.startsWith(origin) && (!folders[0] || folders.some((folder) => url.startsWith(folder)))) broken()
     },
     { capture: true, signal },
   )

@@ -2,16 +2,58 @@
  * deploy-notify's browser client as a module:
  *
  *   import { createNotifier } from 'deploy-notify/client'
- *   const notifier = createNotifier({ url: 'https://sidecar.example', version: BUILD_VERSION })
+ *   const notifier = createNotifier({ url: 'https://sidecar.example', version: import.meta.env.DEPLOY_NOTIFY_VERSION })
  *   notifier.start()
  */
-import { createNotifier as create, type Notifier, type NotifierOptions } from './notifier.js'
+import type { Deploy, Update } from './deploy.js'
+import { createNotifier as createCore, type Notifier as Core, type NotifierOptions } from './notifier.js'
 
-/** Creates a notifier; its apply part is bundled with the app rather than fetched from the sidecar. */
-export const createNotifier = (options: NotifierOptions): Notifier => create(options, () => import('./apply.js'))
+export interface Notifier extends Core {
+  /**
+   * Asks the sidecar and the origin; true when the page is out of date and a reload brings the
+   * new version. With `href` (a router guard's target), an update navigates there with a full
+   * page load instead, since the old bundle cannot load the new route's chunks; never twice for
+   * one version in a tab, so a stale cache cannot make it loop.
+   */
+  check: (href?: string) => Promise<boolean>
+}
 
-export type { Notifier, NotifierOptions }
-export type { ApplyOptions } from './apply.js'
-export type { ApplyTexts } from './apply-texts.js'
-export type { Deploy, Update } from './deploy.js'
-export type { Texts } from './banner.js'
+/** Creates the notifier; the banner is part of this module (your bundler may split it off). */
+export function createNotifier(options: NotifierOptions): Notifier {
+  const core = createCore(options, () => import('./ui.js'))
+  const check = core.check
+  const key = `deploy-notify:${options.app ?? 'default'}`
+  return Object.assign(core, {
+    async check(href?: string): Promise<boolean> {
+      const outdated = await check()
+      const version = core.update?.version
+      if (outdated && href && version && guard(key) !== version) {
+        guard(key, version)
+        location.assign(href)
+      }
+      return outdated
+    },
+  })
+}
+
+/** The version this tab last left for (the same memory Reload keeps); storage may be denied. */
+function guard(key: string, version?: string): string | null {
+  try {
+    if (version === undefined) return sessionStorage.getItem(key)
+    sessionStorage.setItem(key, version)
+  } catch {
+    // no memory then
+  }
+  return null
+}
+
+export type { NotifierOptions }
+export type { Deploy, Position, Texts, Update } from './deploy.js'
+
+// What the classic script (and so a page with both) dispatches on `window`.
+declare global {
+  interface WindowEventMap {
+    'deploy-notify:update': CustomEvent<Update>
+    'deploy-notify:current': CustomEvent<Deploy>
+  }
+}

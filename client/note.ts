@@ -1,6 +1,6 @@
 import type { ApplyTexts } from './apply-texts.js'
-import { showBanner, type Texts } from './banner.js'
-import type { Deploy } from './deploy.js'
+import { showBanner } from './banner.js'
+import type { BannerOptions, Deploy, Texts } from './deploy.js'
 
 /**
  * The "What's new" link of a deploy, or undefined unless `notesUrl` is an http(s) URL (a
@@ -28,15 +28,20 @@ export function notesLink(deploy: Deploy, texts: ApplyTexts): HTMLAnchorElement 
  * The note after a reload into `deploy`: "Updated — its message", its "What's new" link, and one
  * button that closes it; in the banner's look and place (it is the banner with other words).
  */
-export function showNote(deploy: Deploy, texts: Texts & ApplyTexts): () => void {
+export function showNote(deploy: Deploy, texts: Partial<Texts> & ApplyTexts, options: BannerOptions): () => void {
   const message = deploy.message ? `${texts.updated} — ${deploy.message}` : texts.updated
   const link = notesLink(deploy, texts)
-  const hide = showBanner(
-    { ...texts, reload: texts.dismiss },
-    message,
-    true,
-    () => hide(),
-    () => {},
+  const hide: () => void = showBanner(
+    {
+      // Mandatory: no Later, no Escape; the one button closes it.
+      deploy: { ...deploy, message, mandatory: true },
+      reason: 'deploy',
+      version: deploy.version,
+      reload: async () => hide(),
+      check: async () => false,
+      dismiss: () => hide(),
+    },
+    { ...options, texts: { ...texts, reload: texts.dismiss } },
     link ? [link] : [],
   )
   return hide

@@ -41,7 +41,7 @@ export function openStream(
     source.addEventListener('deploy', relay)
     source.onopen = () => {
       failures = -1
-      poll = clearInterval(poll) as undefined
+      clearInterval(poll)
     }
     source.onerror = () => {
       // An open stream dropped and the EventSource is CONNECTING (0): it retries after the
@@ -50,7 +50,8 @@ export function openStream(
       if (failures++ < 0 && !source.readyState) return
       source.close()
       retry = setTimeout(connect, Math.random() * Math.min(CAP_MS, BASE_MS * 2 ** (failures - 1)))
-      if (failures >= FAILURES_BEFORE_POLLING && !poll) {
+      // Once per run of failures: only an open stream resets the count and stops the polling.
+      if (failures === FAILURES_BEFORE_POLLING) {
         pollOnce()
         poll = setInterval(pollOnce, pollMs)
       }

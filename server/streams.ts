@@ -11,8 +11,12 @@ export const MAX_BUFFERED_BYTES = 64 * 1024
 export const LIFETIME_SPREAD = 0.25
 /** How often streams past their lifetime are ended. */
 const EXPIRY_TICK_MS = 1000
-/** How long `close()` lets streams send what they have queued before it cuts them. */
-const CLOSE_GRACE_MS = 2000
+/**
+ * How long an ended stream's client has to close its side. A page does so as soon as it reads
+ * the end; one that has not is not reading, and its unsent bytes would stay in the kernel's
+ * send buffer (up to a few MB), so its connection is reset, which frees them at once.
+ */
+export const END_GRACE_MS = 2000
 
 /** One open stream: the raw socket of a response whose head is sent, and what it is counted as. */
 interface Stream {
@@ -87,11 +91,6 @@ export class EventStreams {
     this.#closed = true
     for (const timer of this.#timers) clearInterval(timer)
     for (const socket of this.#bySocket.keys()) endStream(socket)
-    // A reader too slow to take its last bytes would otherwise hold up the server's close.
-    const cut = (): void => {
-      for (const socket of this.#bySocket.keys()) socket.destroy()
-    }
-    if (this.#bySocket.size > 0) setTimeout(cut, CLOSE_GRACE_MS).unref()
   }
 
   /** @internal: StreamGroup.add */
@@ -125,7 +124,8 @@ export class EventStreams {
     if (socket.destroyed) return
     if (socket.writableLength > MAX_BUFFERED_BYTES) {
       this.#dropped++
-      socket.destroy()
+      // A reset, not a close: what the kernel still holds for it is freed, not sent.
+      socket.resetAndDestroy()
       return
     }
     socket.write(bytes)
@@ -237,11 +237,20 @@ function ignoreError(): void {
 }
 
 /**
- * Ends a stream: what is queued is sent, then the connection closes without waiting for the
- * browser's side. A stream with bytes still queued is stuck, so it is closed at once.
+ * Ends a stream: the browser reads the end and reconnects after its retry hint. A stream with
+ * bytes still queued in user space is not reading, so it is reset at once; any other that has
+ * not closed its side after `END_GRACE_MS` is reset then.
  */
 function endStream(socket: Socket): void {
   if (socket.destroyed) return
-  if (socket.writableLength > 0) socket.destroy()
-  else socket.end(() => socket.destroy())
+  if (socket.writableLength > 0) {
+    socket.resetAndDestroy()
+    return
+  }
+  socket.end()
+  setTimeout(resetIfOpen, END_GRACE_MS, socket).unref()
+}
+
+function resetIfOpen(socket: Socket): void {
+  if (!socket.destroyed) socket.resetAndDestroy()
 }

@@ -4,21 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  banner,
-  CHROMIUM,
-  reloadButton,
-  runningVersion,
-  screenshot,
-  updates,
-  useBrowser,
-  waitForCurrents,
-} from './helpers/browser.js'
+import { banner, CHROMIUM, reloadButton, runningVersion, screenshot, updates, useBrowser } from './helpers/browser.js'
 import { EXAMPLE_APP as APP, buildExample } from './helpers/example-app.js'
 import { findNginx, startNginx, type RunningNginx } from './helpers/nginx.js'
 import { runCli } from './helpers/process.js'
 import { startTestSidecar, TOKEN, type TestSidecar } from './helpers/sidecar.js'
-import { waitForStreams } from './client/sidecars.js'
+import { waitForStreams, waitForVersion } from './client/sidecars.js'
 
 // The whole loop on examples/vite-app, as a team runs it: two real `vite build`s with the
 // plugin, the project's nginx.conf in a real nginx, the sidecar behind it, Chromium in front,
@@ -109,8 +100,9 @@ describe.skipIf(missing.length > 0 && !process.env.CI)('the example app, from bu
     expect(await shownVersion(page)).toBe('v2') // v2's bundle ran, not just its index.html
     await page.getByRole('button', { name: 'Open the report' }).click()
     await page.getByRole('heading', { name: 'Report of version v2' }).waitFor({ timeout: 5000 })
-    // Up to date now: the new page is told so, and shows no banner.
-    await waitForCurrents(page, 1)
+    // Up to date now: its stream is open, the sidecar has nothing to tell it, no banner shows.
+    await waitForVersion(sidecar.url, APP, 'v2')
+    expect(await updates(page)).toEqual([])
     expect(await banner(page).count()).toBe(0)
   })
 
@@ -135,7 +127,8 @@ describe.skipIf(missing.length > 0 && !process.env.CI)('the example app, from bu
     await banner(page).getByText('Version 2 is live').waitFor({ timeout: 5000 })
     await Promise.all([page.waitForEvent('load', { timeout: 5000 }), reloadButton(page).click()])
     expect(await shownVersion(page)).toBe('v2')
-    await waitForCurrents(page, 1)
+    await waitForVersion(sidecar.url, APP, 'v2')
+    expect(await updates(page)).toEqual([])
     expect(await banner(page).count()).toBe(0)
   })
 })

@@ -162,6 +162,17 @@ describe('deploy-notify prune', () => {
     expect(await tree(folder)).toEqual(before)
   })
 
+  it('reads manifests from the web root itself only, never through a symlink', async () => {
+    await cp(join(root, '.deploy-notify'), join(folder, 'manifests'), { recursive: true })
+    await rm(join(root, '.deploy-notify'), { recursive: true })
+    await symlink(join(folder, 'manifests'), join(root, '.deploy-notify'))
+    const before = await tree(root)
+    const exit = await prune()
+    expect(exit.code).toBe(1)
+    expect(exit.stderr).toMatch(/\.deploy-notify is a symlink: prune reads manifests from the web root itself only/)
+    expect(await tree(root)).toEqual(before)
+  })
+
   it('deletes nothing while a page reports no version, and keeps a build copied but not yet announced', async () => {
     const before = await tree(root)
     await openRawStreams(sidecar.port, 1, '/events?app=web').then((s) => streams.push(...s))

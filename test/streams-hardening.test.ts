@@ -1,6 +1,7 @@
 import { connect, Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { HTTP_SERVER_SOCKET_EVENTS } from '../server/event-stream.js'
+import { END_GRACE_MS } from '../server/streams.js'
 import { eventFrame, statusFrame, UnsafeFieldError } from '../server/sse.js'
 import { getJson, metric, notify, until } from './helpers/http.js'
 import { openRawStreams, type RawStream } from './helpers/raw-streams.js'
@@ -192,8 +193,8 @@ describe('stalled readers', () => {
     let opens = 0
     page.source.addEventListener('open', () => opens++)
     await notify(sidecar.url, { app: 'web', version: 'v1' })
-    // Lifetime 1500 ms (less up to a quarter), checked every second.
-    await within(dropped, 4000, 'the stalled stream to be closed')
+    // Lifetime 1500 ms (less up to a quarter), checked every second, then END_GRACE_MS to close its side.
+    await within(dropped, 1500 + 1000 + END_GRACE_MS + 2000, 'the stalled stream to be closed')
     await until(() => opens >= 1, 'the page to reconnect', 5000)
     await notify(sidecar.url, { app: 'web', version: 'v2' })
     expect((await page.next('deploy', 'v2')).data.version).toBe('v2')

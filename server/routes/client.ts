@@ -1,48 +1,60 @@
 import { readFile } from 'node:fs/promises'
+import { brotliCompressSync, gzipSync } from 'node:zlib'
 import type { FastifyInstance } from 'fastify'
+import { chooseEncoding, type Encoding } from '../encoding.js'
 import { ClientNotBuiltError } from '../errors.js'
 import { etagOf, matchesEtag } from '../etag.js'
 
 /**
- * The built browser files the sidecar serves: the classic script every page loads, and the apply
- * part it imports on demand (an ES module; CORS from the app's origin covers it, as for streams).
- */
-const FILES = ['client.js', 'apply.js'] as const
-
-/**
- * Where a built file is: `dist/client/NAME`, seen from `dist/server/routes/` when running the
+ * Where the built client is: `dist/client/`, seen from `dist/server/routes/` when running the
  * build, or from `server/routes/` when tests run the sources.
  */
-async function readBuilt(name: string): Promise<Buffer | undefined> {
-  for (const url of [
-    new URL(`../../client/${name}`, import.meta.url),
-    new URL(`../../dist/client/${name}`, import.meta.url),
-  ]) {
-    const script = await readFile(url).catch(() => undefined)
-    if (script) return script
+const folders = [new URL('../../client/', import.meta.url), new URL('../../dist/client/', import.meta.url)]
+
+/** One script in each coding, each with its own ETag (a validator per representation). */
+type Script = Record<Encoding, { body: Buffer; etag: string }>
+
+const variant = (body: Buffer) => ({ body, etag: etagOf(body) })
+
+/** The script as built, with the brotli and gzip files the build wrote beside it (made here if missing). */
+async function readScript(name: string): Promise<Script | undefined> {
+  for (const folder of folders) {
+    const read = (file: string) => readFile(new URL(file, folder)).catch(() => undefined)
+    const script = await read(name)
+    if (!script) continue
+    const [br, gzip] = await Promise.all([read(`${name}.br`), read(`${name}.gz`)])
+    return {
+      br: variant(br ?? brotliCompressSync(script)),
+      gzip: variant(gzip ?? gzipSync(script, { level: 9 })),
+      identity: variant(script),
+    }
   }
   return undefined
 }
 
 /**
- * `GET /client.js` (the browser client as one classic script) and `GET /apply.js`. Read once at
- * start; `no-cache` with an ETag, so a page revalidates them (a 304 costs bytes, not a download)
- * and picks up a new client as soon as the sidecar is upgraded.
+ * `GET /client.js`, the browser client as one classic script, and `GET /client-ui.js`, the part
+ * it loads once an update is confirmed. Read once at start, pre-compressed: brotli or gzip as
+ * the browser accepts (`Vary: Accept-Encoding`), `no-cache` with an ETag per coding, so a page
+ * revalidates it (a 304 costs bytes, not a download) and picks up a new client as soon as the
+ * sidecar is upgraded.
  */
 export async function clientRoutes(app: FastifyInstance): Promise<void> {
-  for (const name of FILES) {
-    const script = await readBuilt(name)
-    const etag = script && etagOf(script)
-
+  for (const name of ['client.js', 'client-ui.js']) {
+    const script = await readScript(name)
     app.get(`/${name}`, (request, reply) => {
-      if (!script || !etag) throw new ClientNotBuiltError()
+      if (!script) throw new ClientNotBuiltError()
+      const encoding = chooseEncoding(request.headers['accept-encoding'])
+      const { body, etag } = script[encoding]
       reply
         .header('cache-control', 'no-cache')
+        .header('vary', 'accept-encoding')
         .header('etag', etag)
         // A script on another origin's page may be loaded with crossorigin for error details.
         .header('cross-origin-resource-policy', 'cross-origin')
+      if (encoding !== 'identity') reply.header('content-encoding', encoding)
       if (matchesEtag(request.headers['if-none-match'], etag)) return reply.code(304).send()
-      return reply.type('text/javascript; charset=utf-8').send(script)
+      return reply.type('text/javascript; charset=utf-8').send(body)
     })
   }
 }

@@ -18,12 +18,19 @@ export async function eventsRoutes(
   app: FastifyInstance,
   { config, store, hub }: { config: Config; store: Store; hub: Hub },
 ): Promise<void> {
-  // A reconnect storm after a deploy encodes the current state once, not once per browser.
-  const versionFrames = new WeakMap<Deploy, Buffer>()
-  const versionFrame = (deploy: Deploy): Buffer => {
-    let frame = versionFrames.get(deploy)
-    if (!frame) versionFrames.set(deploy, (frame = eventFrame('version', deploy)))
-    return frame
+  // A reconnect storm after a deploy encodes the current state once, not once per browser:
+  // one frame for pages on a version the sidecar deployed before, one for pages on a version
+  // it has never had (loaded in the deploy window, or older than the history).
+  const versionFrames = new WeakMap<Deploy, { known: Buffer; unknown: Buffer }>()
+  const versionFrame = (deploy: Deploy, known: boolean): Buffer => {
+    let frames = versionFrames.get(deploy)
+    if (!frames) {
+      // The page tells a deploy window from a lagging CDN by it (client/notifier.ts).
+      const unknownVersion: Deploy & { unknownVersion: true } = { ...deploy, unknownVersion: true }
+      frames = { known: eventFrame('version', deploy), unknown: eventFrame('version', unknownVersion) }
+      versionFrames.set(deploy, frames)
+    }
+    return known ? frames.known : frames.unknown
   }
   const retryAfterSeconds = String(Math.ceil(config.retryMs / 1000))
 
@@ -41,10 +48,14 @@ export async function eventsRoutes(
       }
       const appName = request.query.app ?? DEFAULT_APP
       const current = store.current(appName)
+      const running = request.query.version
       let firstBytes = jitteredRetry(config.retryMs)
-      // A reconnecting browser that already saw the current deploy does not need it again.
-      if (current && current.id !== request.headers['last-event-id']) {
-        firstBytes = Buffer.concat([firstBytes, versionFrame(current)])
+      // Nothing to say to a page that runs the current version, or to a reconnecting browser
+      // that already saw the current deploy. The rest learn of it, and whether their own
+      // version is an earlier deploy (then they are behind, in deploy order, whatever the names).
+      if (current && current.version !== running && current.id !== request.headers['last-event-id']) {
+        const known = running === undefined || store.history(appName).some((deploy) => deploy.version === running)
+        firstBytes = Buffer.concat([firstBytes, versionFrame(current, known)])
       }
       openEventStream(request, reply, (socket) =>
         hub.add(appName, request.query.version ?? 'unknown', socket, firstBytes),

@@ -5,6 +5,7 @@ import { openHiddenCapableTab } from '../helpers/hidden-tab.js'
 import { notify, until } from '../helpers/http.js'
 import { appPage, useAppServers, type ClientTag } from '../helpers/pages.js'
 import { useSidecar } from '../helpers/sidecar.js'
+import { versionFile } from './releases.js'
 import { waitForStreams } from './sidecars.js'
 
 /** A form the app saves without leaving the page, as single-page apps do. */
@@ -42,13 +43,15 @@ describe.skipIf(skipBrowserTests)('apply: auto', () => {
 
   it('reloads a hidden tab within seconds of the deploy, and never prompts', async () => {
     const app = 'apply-hidden'
-    const site = await serve({ '/': appPage({ client: client(app, 'v1') }) })
+    const site = await serve({ '/version.json': versionFile('v1'), '/': appPage({ client: client(app, 'v1') }) })
     const tab = await openHiddenCapableTab(await browser.browserSession(), `${site.url}/`)
     try {
       await waitForStreams(sidecar().url, app, 1)
       await tab.hide()
 
       site.setFile('/', appPage({ client: client(app, 'v2') }))
+
+      site.setFile('/version.json', versionFile('v2'))
       const notifiedAt = Date.now()
       await notify(sidecar().url, { app, version: 'v2', message: 'New search' })
       const running = () => tab.evaluate<string>("document.querySelector('script[data-version]').dataset.version")
@@ -65,7 +68,10 @@ describe.skipIf(skipBrowserTests)('apply: auto', () => {
 
   it('keeps a tab with an edited form, hidden or not, and reloads it once the form is saved and the tab hidden', async () => {
     const app = 'apply-form'
-    const site = await serve({ '/': appPage({ client: client(app, 'v1'), body: FORM }) })
+    const site = await serve({
+      '/version.json': versionFile('v1'),
+      '/': appPage({ client: client(app, 'v1'), body: FORM }),
+    })
     const tab = await openHiddenCapableTab(await browser.browserSession(), `${site.url}/`)
     try {
       await waitForStreams(sidecar().url, app, 1)
@@ -75,6 +81,8 @@ describe.skipIf(skipBrowserTests)('apply: auto', () => {
       await tab.evaluate("document.querySelector('input').blur()")
 
       site.setFile('/', appPage({ client: client(app, 'v2'), body: FORM }))
+
+      site.setFile('/version.json', versionFile('v2'))
       await notify(sidecar().url, { app, version: 'v2' })
       await tab.hide()
       // The spread (0.5 s) has long passed: only the unsaved form keeps the page.
@@ -105,12 +113,17 @@ describe.skipIf(skipBrowserTests)('apply: auto', () => {
 
   it('reloads a visible page after it was idle, but not while a field has focus', async () => {
     const app = 'apply-idle'
-    const site = await serve({ '/': appPage({ client: client(app, 'v1', { applyIdle: 800 }), body: FORM }) })
+    const site = await serve({
+      '/version.json': versionFile('v1'),
+      '/': appPage({ client: client(app, 'v1', { applyIdle: 800 }), body: FORM }),
+    })
     const page = await browser.open(`${site.url}/`)
     await waitForStreams(sidecar().url, app, 1)
     await page.getByRole('textbox', { name: 'Title' }).focus()
 
     site.setFile('/', appPage({ client: client(app, 'v2', { applyIdle: 800 }), body: FORM }))
+
+    site.setFile('/version.json', versionFile('v2'))
     await notify(sidecar().url, { app, version: 'v2' })
     await waitForUpdates(page, 1)
     expect(await loadsWithin(page, 2500), 'reloaded while the user was in a field').toBe(false)
@@ -125,7 +138,11 @@ describe.skipIf(skipBrowserTests)('apply: auto', () => {
   it('turns the next link click into a full load of its target at the new version', async () => {
     const app = 'apply-link'
     const settings = (version: string) => appPage({ client: client(app, version), body: '<p>settings page</p>' })
-    const site = await serve({ '/': appPage({ client: client(app, 'v1'), body: ROUTER }), '/settings': settings('v1') })
+    const site = await serve({
+      '/version.json': versionFile('v1'),
+      '/': appPage({ client: client(app, 'v1'), body: ROUTER }),
+      '/settings': settings('v1'),
+    })
     const page = await browser.open(`${site.url}/`)
     await waitForStreams(sidecar().url, app, 1)
 
@@ -136,6 +153,8 @@ describe.skipIf(skipBrowserTests)('apply: auto', () => {
     await page.goBack()
 
     site.setFile('/settings', settings('v2'))
+
+    site.setFile('/version.json', versionFile('v2'))
     await notify(sidecar().url, { app, version: 'v2', message: 'New search' })
     await waitForUpdates(page, 1)
     await Promise.all([page.waitForEvent('load'), page.getByRole('link', { name: 'Settings' }).click()])

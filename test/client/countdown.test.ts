@@ -12,6 +12,7 @@ import {
 import { notify } from '../helpers/http.js'
 import { appPage, useAppServers, type ClientTag } from '../helpers/pages.js'
 import { useSidecar } from '../helpers/sidecar.js'
+import { versionFile } from './releases.js'
 import { waitForStreams } from './sidecars.js'
 
 const FORM = `<form id="draft"><input name="title" aria-label="Title"><button>Save</button></form>
@@ -48,11 +49,16 @@ describe.skipIf(skipBrowserTests)('a mandatory deploy', () => {
 
   it('counts down in the banner, holds while a field is being edited, and reloads once it is saved', async () => {
     const app = 'countdown-form'
-    const site = await serve({ '/': appPage({ client: client(app, 'v1'), body: FORM }) })
+    const site = await serve({
+      '/version.json': versionFile('v1'),
+      '/': appPage({ client: client(app, 'v1'), body: FORM }),
+    })
     const page = await browser.open(`${site.url}/`)
     await waitForStreams(sidecar().url, app, 1)
 
     site.setFile('/', appPage({ client: client(app, 'v2'), body: FORM }))
+
+    site.setFile('/version.json', versionFile('v2'))
     await notify(sidecar().url, { app, version: 'v2', message: 'Security fix', mandatory: true })
     const status = banner(page)
     await status.getByText('Security fix').waitFor({ timeout: 5000 })
@@ -81,11 +87,16 @@ describe.skipIf(skipBrowserTests)('a mandatory deploy', () => {
 
   it('reloads at once on Reload', async () => {
     const app = 'countdown-now'
-    const site = await serve({ '/': appPage({ client: client(app, 'v1', { applyCountdown: 60_000 }) }) })
+    const site = await serve({
+      '/version.json': versionFile('v1'),
+      '/': appPage({ client: client(app, 'v1', { applyCountdown: 60_000 }) }),
+    })
     const page = await browser.open(`${site.url}/`)
     await waitForStreams(sidecar().url, app, 1)
 
     site.setFile('/', appPage({ client: client(app, 'v2') }))
+
+    site.setFile('/version.json', versionFile('v2'))
     await notify(sidecar().url, { app, version: 'v2', mandatory: true })
     await banner(page)
       .getByText(/Updating in (60|59) s/)

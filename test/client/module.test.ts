@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { skipBrowserTests, useBrowser } from '../helpers/browser.js'
 import { notify } from '../helpers/http.js'
 import { appPage, builtClientFile, useAppServers, type AppServer } from '../helpers/pages.js'
+import { deployTo, release, versionFile } from './releases.js'
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js'
 
 /** What the page below exposes: the notifier, and what its callbacks saw. */
@@ -46,11 +47,16 @@ window.notifier = createNotifier({
   beforeReload: () => window.allowReload,
 })
 </script>`
-    const site = await serve({
-      '/': appPage({ version: 'v1', body: script }),
-      '/settings': appPage({ version: 'v2', body: '<p>settings of v2</p>' }),
-      '/assets/deploy-notify.js': await builtClientFile('index.js'),
-    })
+    const site = await serve(
+      release(
+        'v1',
+        { body: script },
+        {
+          '/settings': appPage({ version: 'v2', body: '<p>settings of v2</p>' }),
+          '/assets/deploy-notify.js': await builtClientFile('index.js'),
+        },
+      ),
+    )
     const page = await browser.open(`${site.url}/`)
     await page.waitForFunction(() => 'notifier' in window)
     return { site, page }
@@ -59,11 +65,12 @@ window.notifier = createNotifier({
   it('check() tells whether the page is out of date, through the callbacks', async () => {
     const app = 'module-check'
     await notify(sidecar.url, { app, version: 'v1' })
-    const { page } = await modulePage(app)
+    const { site, page } = await modulePage(app)
 
     expect(await page.evaluate(() => (window as unknown as ModulePage).notifier.check())).toBe(false)
     expect(await page.evaluate(() => (window as unknown as ModulePage).currents.map((c) => c.version))).toEqual(['v1'])
 
+    deployTo(site, { '/version.json': versionFile('v2') })
     await notify(sidecar.url, { app, version: 'v2' })
     expect(await page.evaluate(() => (window as unknown as ModulePage).notifier.check())).toBe(true)
     expect(await page.evaluate(() => (window as unknown as ModulePage).updates)).toMatchObject([
@@ -75,6 +82,7 @@ window.notifier = createNotifier({
     const app = 'module-guard'
     await notify(sidecar.url, { app, version: 'v2' })
     const { site, page } = await modulePage(app)
+    deployTo(site, { '/version.json': versionFile('v2') })
 
     // The old bundle cannot load the new route's chunks: the guard hands the route to a full load.
     await Promise.all([

@@ -6,7 +6,7 @@ import { banner, skipBrowserTests, useBrowser } from '../helpers/browser.js'
 import { notify } from '../helpers/http.js'
 import { freePort } from '../helpers/free-port.js'
 import { findNginx, startNginx, type RunningNginx } from '../helpers/nginx.js'
-import { appPage } from '../helpers/pages.js'
+import { release, versionFile } from './releases.js'
 import { spawnSidecar, type SidecarProcess } from '../helpers/process.js'
 import { TOKEN } from '../helpers/sidecar.js'
 import { waitForStreams } from './sidecars.js'
@@ -53,7 +53,7 @@ describe.skipIf(skipBrowserTests || (!nginxBinary && !process.env.CI))('the clie
     root = await mkdtemp(join(tmpdir(), 'deploy-notify-client-nginx-'))
     dataDir = await mkdtemp(join(tmpdir(), 'deploy-notify-client-data-'))
     const client = { src: '/deploy-notify/client.js', version: 'v1', app: 'behind-nginx' }
-    await writeFile(join(root, 'index.html'), appPage({ client }))
+    await writeFile(join(root, 'index.html'), release('v1', { client })['/'])
     // A fixed port, so the restarted sidecar is where nginx's upstream points.
     port = await freePort()
     await startSidecar()
@@ -100,6 +100,7 @@ describe.skipIf(skipBrowserTests || (!nginxBinary && !process.env.CI))('the clie
       const second = await startSidecar()
       expect(second.port).toBe(port)
       await waitForStreams(second.url, app, 1, 12_000)
+      await writeFile(join(root, 'version.json'), versionFile('v2', app))
       await notify(second.url, { app, version: 'v2', message: 'back after the outage' })
       await banner(page).getByText('back after the outage').waitFor({ timeout: 3000 })
     },

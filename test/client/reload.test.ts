@@ -11,9 +11,10 @@ import {
   type StreamWatch,
 } from '../helpers/browser.js'
 import { notify, until } from '../helpers/http.js'
-import { appPage, builtClientFile, useAppServers, type ClientTag } from '../helpers/pages.js'
+import { builtClientFile, useAppServers, type ClientTag } from '../helpers/pages.js'
 import { useSidecar } from '../helpers/sidecar.js'
-import { waitForStreams } from './sidecars.js'
+import { deployTo, release, versionFile } from './releases.js'
+import { waitForStreams, waitForVersion } from './sidecars.js'
 
 /**
  * The app's service worker, as a build of release `version` ships it: it imports the client's
@@ -54,18 +55,20 @@ describe.skipIf(skipBrowserTests)('Reload', () => {
   const serve = useAppServers()
   const sidecar = useSidecar({ RETRY_MS: '200' })
 
-  const client = (app: string, version: string): ClientTag => ({ src: `${sidecar().url}/client.js`, version, app })
+  const client = (app: string): ClientTag => ({ src: `${sidecar().url}/client.js`, version: 'BUILD_VERSION', app })
 
   /**
    * A page controlled by worker sw-v1, then a deploy of v2 with worker sw-v2, announced: resolves
    * once the banner shows.
    */
   async function deployNewWorker(app: string): Promise<{ page: Page; stream: StreamWatch }> {
-    const site = await serve({
-      '/': appPage({ client: client(app, 'v1'), body: REGISTER_WORKER }),
-      '/sw.js': serviceWorker('sw-v1'),
-      '/deploy-notify-worker.js': await builtClientFile('worker.js'),
-    })
+    const site = await serve(
+      release(
+        'v1',
+        { client: client(app), body: REGISTER_WORKER },
+        { '/sw.js': serviceWorker('sw-v1'), '/deploy-notify-worker.js': await builtClientFile('worker.js') },
+      ),
+    )
     const page = await browser.open(`${site.url}/`)
     await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined))
     // A worker controls the pages loaded after it activated.
@@ -74,22 +77,22 @@ describe.skipIf(skipBrowserTests)('Reload', () => {
     const stream = await watchStream(page)
     await waitForStreams(sidecar().url, app, 1)
 
-    // The deploy: a new index.html and a new worker.
-    site.setFile('/', appPage({ client: client(app, 'v2'), body: REGISTER_WORKER }))
-    site.setFile('/sw.js', serviceWorker('sw-v2'))
+    // The deploy: a new index.html, version.json and worker.
+    deployTo(site, release('v2', { client: client(app), body: REGISTER_WORKER }, { '/sw.js': serviceWorker('sw-v2') }))
     await notify(sidecar().url, { app, version: 'v2', message: 'new worker inside' })
     await banner(page).getByText('new worker inside').waitFor({ timeout: 5000 })
     return { page, stream }
   }
 
   /** Clicks Reload and expects one load into v2, controlled by sw-v2, that prompts for nothing. */
-  async function reloadIntoNewWorker(page: Page, stream: StreamWatch): Promise<void> {
+  async function reloadIntoNewWorker(page: Page, stream: StreamWatch, app: string): Promise<void> {
     const loads = countLoads(page)
     await Promise.all([page.waitForEvent('load', { timeout: 6000 }), reloadButton(page).click()])
     expect(await runningVersion(page)).toBe('v2')
     expect(await workerVersion(page), 'the worker that controls the reloaded page').toBe('sw-v2')
-    // Up to date now: told v2 is current, it prompts for nothing.
-    await stream.next('version', 'v2')
+    // Up to date now: its stream is open, the sidecar has nothing to tell it, it prompts for nothing.
+    await waitForVersion(sidecar().url, app, 'v2')
+    expect(stream.received.filter((m) => m.type === 'version')).toEqual([])
     expect(await updates(page)).toEqual([])
     expect(loads.count).toBe(1)
   }
@@ -102,22 +105,23 @@ describe.skipIf(skipBrowserTests)('Reload', () => {
       'a waiting worker after the update (the client calls registration.update())',
       5000,
     )
-    await reloadIntoNewWorker(page, stream)
+    await reloadIntoNewWorker(page, stream, 'reload-worker')
   })
 
   it('waits for the new worker when Reload is pressed at once', async () => {
     // The update the client started is still fetching and installing sw-v2 (Chromium takes
     // about two seconds here); Reload waits for it (bounded) rather than reload into sw-v1.
     const { page, stream } = await deployNewWorker('reload-worker-quick')
-    await reloadIntoNewWorker(page, stream)
+    await reloadIntoNewWorker(page, stream, 'reload-worker-quick')
   })
 
   /**
-   * A page on v1 is told of v2, and Reload lands on v1 again: index.html never changes, as
-   * when a stale cache in front of the app keeps serving the old release.
+   * A page on v1 is told of v2, and Reload lands on v1 again: the origin says v2 (version.json)
+   * but index.html never changes, as when a stale cache in front of the app keeps serving the
+   * old page.
    */
   async function reloadIntoStalePage(app: string) {
-    const site = await serve({ '/': appPage({ client: client(app, 'v1') }) })
+    const site = await serve({ ...release('v1', { client: client(app) }), '/version.json': versionFile('v2') })
     const page = await browser.newPage()
     const stream = await watchStream(page)
     await page.goto(`${site.url}/`)
@@ -147,10 +151,11 @@ describe.skipIf(skipBrowserTests)('Reload', () => {
 
   it('does not prompt again in the tab for the version it reloaded for', async () => {
     const app = 'reload-stale-prompt'
-    const { page, stream } = await reloadIntoStalePage(app)
+    const { site, page, stream } = await reloadIntoStalePage(app)
 
     // Prompting for v2 again would only send the user round the same stale reload.
     await stream.next('version', 'v2')
+    site.setFile('/version.json', versionFile('v3'))
     await notify(sidecar().url, { app, version: 'v3', message: 'three' })
     await banner(page).getByText('three').waitFor({ timeout: 5000 })
     expect(

@@ -135,3 +135,22 @@ export async function startFakeSidecar(events: EventsAnswer[]): Promise<FakeSide
     },
   }
 }
+
+/** Waits (bounded) until the real sidecar counts `count` open pages of `app` on `version`, by its /metrics. */
+export async function waitForVersion(
+  sidecarUrl: string,
+  app: string,
+  version: string,
+  count = 1,
+  timeoutMs = 5000,
+): Promise<void> {
+  const series = `deploy_notify_connections{app="${app}",version="${version}"}`
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const open = await metric(sidecarUrl, series)
+    if (open === count) return
+    if (Date.now() > deadline)
+      throw new Error(`expected ${series} to be ${count} within ${timeoutMs} ms, it is ${open}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}

@@ -3,6 +3,7 @@ import { banner, runningVersion, skipBrowserTests, useBrowser, waitForUpdates } 
 import { notify } from '../helpers/http.js'
 import { appPage, useAppServers, type ClientTag } from '../helpers/pages.js'
 import { useSidecar } from '../helpers/sidecar.js'
+import { versionFile } from './releases.js'
 import { waitForStreams } from './sidecars.js'
 
 // Every page hears of a deploy in the same second; with apply=auto each waits a random share
@@ -29,11 +30,13 @@ describe.skipIf(skipBrowserTests)('the spread of automatic reloads', () => {
     // This page draws 0.75 of the window: its turn comes 3 s after it hears of the deploy.
     await context.addInitScript('Math.random = () => 0.75')
     const tag = (version: string) => client(app, version, { applySpread: 4000 })
-    const site = await serve({ '/': appPage({ client: tag('v1') }) })
+    const site = await serve({ '/version.json': versionFile('v1'), '/': appPage({ client: tag('v1') }) })
     const page = await browser.open(`${site.url}/`, context)
     await waitForStreams(sidecar().url, app, 1)
 
     site.setFile('/', appPage({ client: tag('v2') }))
+
+    site.setFile('/version.json', versionFile('v2'))
     const notifiedAt = Date.now()
     await notify(sidecar().url, { app, version: 'v2' })
     await waitForUpdates(page, 1)

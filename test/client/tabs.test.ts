@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { banner, laterButton, skipBrowserTests, updates, useBrowser } from '../helpers/browser.js'
 import { notify } from '../helpers/http.js'
-import { appPage, useAppServers } from '../helpers/pages.js'
+import { useAppServers } from '../helpers/pages.js'
 import { useSidecar } from '../helpers/sidecar.js'
+import { release, versionFile } from './releases.js'
 import { waitForStreams } from './sidecars.js'
 
 // Many tabs of one app in one browser: one stream between them, one answer to the prompt.
@@ -11,8 +12,12 @@ describe.skipIf(skipBrowserTests)('tabs of one app', () => {
   const serve = useAppServers()
   const sidecar = useSidecar({ RETRY_MS: '200' })
 
+  // Tabs of v1 while the origin serves v2 already: a notify of v2 makes every banner show.
   const site = (app: string) =>
-    serve({ '/': appPage({ client: { src: `${sidecar().url}/client.js`, version: 'v1', app } }) })
+    serve({
+      ...release('v1', { client: { src: `${sidecar().url}/client.js`, version: 'v1', app } }),
+      '/version.json': versionFile('v2'),
+    })
 
   it('hold one stream for eight tabs, and all of them show the banner', async () => {
     const app = 'tabs-eight'
@@ -52,7 +57,8 @@ describe.skipIf(skipBrowserTests)('tabs of one app', () => {
 
   it('dismiss in every tab when Later is chosen in one', async () => {
     const app = 'tabs-later'
-    const { url } = await site(app)
+    const origin = await site(app)
+    const url = origin.url
     const context = await browser.newContext()
     const first = await browser.open(`${url}/`, context)
     const second = await browser.open(`${url}/`, context)
@@ -67,6 +73,7 @@ describe.skipIf(skipBrowserTests)('tabs of one app', () => {
     await banner(second).waitFor({ state: 'hidden', timeout: 2000 })
 
     // A newer version prompts again, in both.
+    origin.setFile('/version.json', versionFile('v3'))
     await notify(sidecar().url, { app, version: 'v3', message: 'newer still' })
     await banner(first).getByText('newer still').waitFor({ timeout: 5000 })
     await banner(second).getByText('newer still').waitFor({ timeout: 5000 })
