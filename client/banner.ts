@@ -29,6 +29,7 @@ button+button{color:inherit;background:none;border-color:currentColor}
 export function showBanner(
   { deploy, reload: onReload, dismiss: onLater }: Update,
   { texts, position }: BannerOptions,
+  extra: Node[] = [],
 ): () => void {
   const words = { ...textsFor(document.documentElement.lang), ...texts }
   // A custom element name, so no selector of the page (`div`, `body > *`) matches the host.
@@ -39,6 +40,8 @@ export function showBanner(
   if (position === 'top') banner!.className = 'top'
   // Words go in as text, never as markup: the message comes from CI.
   text!.textContent = deploy?.message || words.message
+  // The apply policy's countdown and "What's new" link.
+  text!.after(...extra)
   reload!.textContent = words.reload
   later!.textContent = words.later
   reload!.onclick = () => void onReload()

@@ -1,3 +1,5 @@
+import type { startApply } from './apply.js'
+
 /** A deploy as the sidecar pushes it: the data of `version` and `deploy` events and of `/version`. */
 export interface Deploy {
   app: string
@@ -6,6 +8,8 @@ export interface Deploy {
   time: string
   message?: string
   mandatory?: boolean
+  /** Where the release notes are; shown as "What's new" only when it is an http(s) URL. */
+  notesUrl?: string
   /**
    * Set on the `version` event a stream opens with when the sidecar never deployed the page's
    * version: the page may be newer than the sidecar knows (loaded in the deploy window).
@@ -54,4 +58,6 @@ export interface UI {
   /** Asks the page's service worker to look for an update, so it is waiting by the time the user decides. */
   updateWorker(): Promise<unknown> | undefined
   reloadPage(update?: Promise<unknown>): Promise<void>
+  /** The apply policy: client/apply.ts. */
+  startApply: typeof startApply
 }

@@ -1,3 +1,5 @@
+import type { ApplyOptions, ApplyPolicy } from './apply.js'
+import type { ApplyTexts } from './apply-texts.js'
 import { onBrokenBundle } from './broken.js'
 import type { Deploy, Position, Texts, UI, Update } from './deploy.js'
 import { defaultVersionUrl, servedVersion } from './origin.js'
@@ -5,7 +7,7 @@ import { onReturn } from './returns.js'
 import { fetchVersion, openStream } from './stream.js'
 import { shareAcrossTabs } from './tabs.js'
 
-export interface NotifierOptions {
+export interface NotifierOptions extends ApplyOptions {
   /** The version this page runs, stamped in at build time. */
   version: string
   /** The sidecar's base URL, path prefix included (`https://example.com/dn`). */
@@ -24,7 +26,7 @@ export interface NotifierOptions {
   /** Where the banner sits. Default `bottom`. */
   position?: Position
   /** Replaces the banner's words (defaults follow `<html lang>`: English, Chinese, Russian). */
-  texts?: Partial<Texts>
+  texts?: Partial<Texts & ApplyTexts>
   /** The origin serves a version other than the running one (a deploy, or the bundle broke); once per version. */
   onUpdate?: (update: Update) => void
   /** A check or the stream found the page up to date; a banner shown before is withdrawn. */
@@ -45,6 +47,12 @@ export interface Notifier {
   dismiss(): void
   /** The update the page was told of and has not reloaded for, if any. */
   readonly update: Update | undefined
+  /**
+   * For router integrations, before a route change to `href`: when an update waits to be applied
+   * (`apply: 'auto'`, or a mandatory deploy) and no work would be lost, loads `href` in full at the
+   * new version and returns true (cancel the route change); otherwise false.
+   */
+  navigate(href: string): boolean
 }
 
 /** Re-checks of the origin while a CDN catches up: 1 s doubling to a minute, about 5 minutes in all. */
@@ -82,6 +90,9 @@ export function createNotifier(
   const misconfigured = !running || running === 'undefined'
   const prompted = new Set<string>()
   let update: Update | undefined
+  // The reload's record for the page it lands on: shows the note there when that runs this version.
+  const noteKey = `${key}:note`
+  let policy: ApplyPolicy | undefined
   let workerUpdate: Promise<unknown> | undefined
   let hide = () => {}
   let running$ = new AbortController()
@@ -99,6 +110,23 @@ export function createNotifier(
   // A failure is the browser's to report (the URL that failed); Reload still reloads.
   const ui = () => loadUI().catch(() => undefined)
 
+  /** Records the update being loaded: never prompt for it again in this tab, and note it after the load. */
+  const remember = ({ version, deploy }: Update) => {
+    storage(session, key, version)
+    if (deploy) storage(session, noteKey, JSON.stringify(deploy))
+  }
+
+  const policyOf = (parts: UI) =>
+    (policy ??= parts.startApply({
+      version: running,
+      options,
+      apply(next, href) {
+        remember(next)
+        if (href) location.assign(href)
+        else void parts.reloadPage(workerUpdate)
+      },
+    }))
+
   const prompt = (next: Update) => {
     const { version } = next
     // Once per version in this tab, even across the reload that did not bring it (a stale
@@ -113,9 +141,12 @@ export function createNotifier(
     options.onUpdate?.(next)
     void ui().then((parts) => {
       workerUpdate = parts?.updateWorker()
-      if (!parts || options.ui === 'none' || update !== next) return
+      if (!parts || update !== next) return
       hide()
-      hide = parts.showBanner(next, options)
+      // The apply policy takes what needs it: `auto`, a mandatory countdown, a notes link.
+      const { mandatory, notesUrl } = next.deploy ?? {}
+      if (options.apply === 'auto' || mandatory || notesUrl) hide = policyOf(parts).update(next)
+      else if (options.ui !== 'none') hide = parts.showBanner(next, options)
     })
   }
 
@@ -173,7 +204,7 @@ export function createNotifier(
 
   async function reload(): Promise<void> {
     if ((await options.beforeReload?.()) === false) return
-    if (update) storage(session, key, update.version)
+    if (update) remember(update)
     const parts = await ui()
     await (parts ? parts.reloadPage(workerUpdate) : location.reload())
   }
@@ -203,6 +234,14 @@ export function createNotifier(
       addEventListener('storage', (event) => event.key === key && event.newValue === update?.version && hide(), {
         signal,
       })
+      const note = storage(session, noteKey)
+      if (note) storage(session, noteKey, '')
+      // With `auto`, the policy starts now: unsaved work counts from the page's load on.
+      if (note || options.apply === 'auto')
+        void ui().then((parts) => {
+          const started = parts && policyOf(parts)
+          if (note) started?.note(note)
+        })
     },
     stop: () => running$.abort(),
     check: () => check(),
@@ -211,5 +250,6 @@ export function createNotifier(
     get update() {
       return update
     },
+    navigate: (href) => !!policy?.navigate(href),
   }
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext, type CDPSession, type Locator, type Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll } from 'vitest'
 import type { Deploy } from '../../contract/deploy.js'
 
@@ -70,6 +70,8 @@ export interface BrowserHarness {
   open(url: string, context?: BrowserContext): Promise<Page>
   /** Lets `page` report a page error matching `pattern` (the test page's own, e.g. an uncaught import()). */
   allowError(page: Page, pattern: RegExp): void
+  /** A DevTools session with the browser itself, detached after the test (for test/helpers/hidden-tab.ts). */
+  browserSession(): Promise<CDPSession>
 }
 
 /**
@@ -80,6 +82,7 @@ export interface BrowserHarness {
 export function useBrowser(): BrowserHarness {
   let browser: Browser | undefined
   const contexts: BrowserContext[] = []
+  const sessions: CDPSession[] = []
   const errors = new Map<Page, string[]>()
   const allowed = new Map<Page, RegExp[]>()
 
@@ -108,6 +111,7 @@ export function useBrowser(): BrowserHarness {
       await Promise.all(pages.map((page, i) => screenshot(page, `${context.task.name}-${i}`).catch(() => {})))
     }
     await Promise.all(contexts.splice(0).map((c) => c.close().catch(() => {})))
+    await Promise.all(sessions.splice(0).map((s) => s.detach().catch(() => {})))
     errors.clear()
     allowed.clear()
     if (unexpected.length > 0) throw new Error(`the page reported errors:\n${unexpected.join('\n')}`)
@@ -152,6 +156,12 @@ export function useBrowser(): BrowserHarness {
     },
     allowError(page, pattern) {
       allowed.set(page, [...(allowed.get(page) ?? []), pattern])
+    },
+    async browserSession() {
+      if (!browser) throw new Error('no browser: useBrowser() must run inside a describe block of a test file')
+      const session = await browser.newBrowserCDPSession()
+      sessions.push(session)
+      return session
     },
   }
 }

@@ -13,12 +13,19 @@ export interface ClientTag {
   ui?: 'banner' | 'none'
   /** The sidecar's base URL; without it the client derives it from `src`. */
   url?: string
+  /** `data-apply`: `auto` reloads by itself at a safe moment. */
+  apply?: 'prompt' | 'auto'
+  /** `data-apply-idle`, `data-apply-spread`, `data-apply-countdown`, in ms. */
+  applyIdle?: number
+  applySpread?: number
+  applyCountdown?: number
 }
 
 const escapeAttribute = (value: string): string =>
   value.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;')
 
-export function clientTag({ src, version, app, pollInterval, ui, url }: ClientTag): string {
+export function clientTag(tag: ClientTag): string {
+  const { src, version, app, pollInterval, ui, url } = tag
   const attributes: [string, string | number | undefined][] = [
     ['src', src],
     ['data-version', version],
@@ -26,6 +33,10 @@ export function clientTag({ src, version, app, pollInterval, ui, url }: ClientTa
     ['data-poll-interval', pollInterval],
     ['data-ui', ui],
     ['data-url', url],
+    ['data-apply', tag.apply],
+    ['data-apply-idle', tag.applyIdle],
+    ['data-apply-spread', tag.applySpread],
+    ['data-apply-countdown', tag.applyCountdown],
   ]
   const written = attributes
     .filter(([, value]) => value !== undefined)
