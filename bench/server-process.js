@@ -11,7 +11,8 @@ import { command } from './affinity.js'
 const repoRoot = fileURLToPath(new URL('..', import.meta.url))
 const probe = pathToFileURL(fileURLToPath(new URL('./probe.js', import.meta.url))).href
 
-export function startServer({ script, args = [], env, cpus, startTimeoutMs = 15000 }) {
+// A minute to start: on a machine shared with other work, a pinned sidecar took over 15 s.
+export function startServer({ script, args = [], env, cpus, startTimeoutMs = 60000 }) {
   const [file, argv] = command(cpus, ['--expose-gc', '--import', probe, script, ...args])
   const child = track(
     spawn(file, argv, {

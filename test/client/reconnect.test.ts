@@ -1,9 +1,9 @@
-import type { Page } from 'playwright-core'
 import { afterEach, describe, expect, it } from 'vitest'
-import { banner, skipBrowserTests, useBrowser, waitForCurrents } from '../helpers/browser.js'
+import { banner, skipBrowserTests, useBrowser } from '../helpers/browser.js'
 import { notify } from '../helpers/http.js'
-import { appPage, useAppServers } from '../helpers/pages.js'
+import { useAppServers, type ClientTag } from '../helpers/pages.js'
 import { useSidecar } from '../helpers/sidecar.js'
+import { deployTo, release } from './releases.js'
 import { startRelay, type Relay } from './relay.js'
 import { waitForStreams } from './sidecars.js'
 
@@ -24,18 +24,23 @@ describe.skipIf(skipBrowserTests)('reconnecting after a stream drops', () => {
     await Promise.all(relays.splice(0).map((relay) => relay.close()))
   })
 
-  /** A page of `app` running v1, whose stream goes through a relay; open and current. */
-  async function openThroughRelay(app: string): Promise<{ page: Page; relay: Relay }> {
+  /**
+   * A page of `app` running v1, whose stream goes through a relay and is open, and a deploy
+   * of v2 (on the origin, then to the sidecar) whose banner only a working stream can bring.
+   */
+  async function openThroughRelay(app: string) {
     const relay = await startRelay(sidecar().port)
     relays.push(relay)
     expect((await notify(sidecar().url, { app, version: 'v1' })).status).toBe(202)
-    const client = { src: `${sidecar().url}/client.js`, url: relay.url, app, version: 'v1' }
-    const site = await serve({ '/': appPage({ client }) })
+    const client: ClientTag = { src: `${sidecar().url}/client.js`, url: relay.url, app, version: 'v1' }
+    const site = await serve(release('v1', { client }))
     const page = await browser.open(`${site.url}/`)
-    // The stream is open and delivered the current version: it is healthy.
     await waitForStreams(sidecar().url, app, 1, 8000)
-    await waitForCurrents(page, 1, 8000)
-    return { page, relay }
+    const deployV2 = async (message: string) => {
+      deployTo(site, release('v2', { client }))
+      expect((await notify(sidecar().url, { app, version: 'v2', message })).status).toBe(202)
+    }
+    return { page, relay, deployV2 }
   }
 
   it(
@@ -43,7 +48,7 @@ describe.skipIf(skipBrowserTests)('reconnecting after a stream drops', () => {
     { timeout: 30_000 },
     async () => {
       const app = 'reconnect-hint'
-      const { page, relay } = await openThroughRelay(app)
+      const { page, relay, deployV2 } = await openThroughRelay(app)
 
       const droppedAt = Date.now()
       relay.dropStreams()
@@ -53,8 +58,9 @@ describe.skipIf(skipBrowserTests)('reconnecting after a stream drops', () => {
       expect(waited).toBeLessThan(1.5 * RETRY_MS + LATE_MS)
       expect(relay.events.map((e) => e.canned)).toEqual([undefined, undefined]) // both reached the sidecar
 
-      // The browser's own reconnect carries Last-Event-ID; the next deploy still arrives.
-      expect((await notify(sidecar().url, { app, version: 'v2', message: 'after the drop' })).status).toBe(202)
+      // The browser's own reconnect is a working stream: the next deploy arrives through it.
+      await waitForStreams(sidecar().url, app, 1, 5000)
+      await deployV2('after the drop')
       await banner(page).getByText('after the drop').waitFor({ timeout: 5000 })
       expect(relay.events).toHaveLength(2)
     },
@@ -65,7 +71,7 @@ describe.skipIf(skipBrowserTests)('reconnecting after a stream drops', () => {
     { timeout: 30_000 },
     async () => {
       const app = 'reconnect-flaky'
-      const { page, relay } = await openThroughRelay(app)
+      const { page, relay, deployV2 } = await openThroughRelay(app)
       relay.answerNext(
         { status: 500, type: 'application/json', body: '{"error":"DN_ERR_TEST","message":"fake 500"}' },
         { status: 200, type: 'text/plain', body: 'not a stream\n' },
@@ -83,7 +89,8 @@ describe.skipIf(skipBrowserTests)('reconnecting after a stream drops', () => {
       expect(afterText! - afterError!).toBeLessThan(2000 + LATE_MS)
       expect(relay.events.map((e) => e.canned)).toEqual([undefined, 500, 200, undefined])
 
-      expect((await notify(sidecar().url, { app, version: 'v2', message: 'back after backoff' })).status).toBe(202)
+      await waitForStreams(sidecar().url, app, 1, 5000)
+      await deployV2('back after backoff')
       await banner(page).getByText('back after backoff').waitFor({ timeout: 5000 })
     },
   )
