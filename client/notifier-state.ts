@@ -74,6 +74,8 @@ export function createWatchedNotifier(options: NotifierOptions): WatchedNotifier
     },
     check: (href) => real()?.check(href) ?? Promise.resolve(false),
     reload: () => real()?.reload() ?? Promise.resolve(),
+    // apply: 'auto' takes a navigation over as a full load; elsewhere (or on a server) it never does.
+    navigate: (href) => notifier?.navigate(href) ?? false,
     // Later: the notifier never offers the dismissed version again, in any tab of the app.
     dismiss: () => {
       notifier?.dismiss()
