@@ -1,6 +1,6 @@
 import { lstat, readFile, realpath, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ManifestError, MANIFEST_FOLDER, manifestFileName, readManifests } from '../build/version-manifest.js'
+import { ManifestError, MANIFEST_FOLDER, manifestFileName, readManifests } from '../build-time/version-manifest.js'
 import { followsRule, fields } from '../contract/fields.js'
 import type { AppStatus } from '../server/status.js'
 import { readCommandLine, UsageError } from './command-line.js'

@@ -2,7 +2,7 @@
  * Which versions in a web root may go, and which of their files: a pure function of the
  * manifests, the sidecar's `/status` of the app, and the version the web root serves.
  */
-import type { FileRecord, VersionManifest } from '../build/version-manifest.js'
+import type { FileRecord, VersionManifest } from '../build-time/version-manifest.js'
 import { OTHER_VERSIONS, type AppStatus } from '../server/status.js'
 
 /** What open pages that report no version are counted as (server/routes/events.ts). */

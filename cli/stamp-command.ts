@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
-import { gitCommit, nearestPackage } from '../build/version-source.js'
-import { replaceFile, WriteError } from '../build/replace-file.js'
+import { gitCommit, nearestPackage } from '../build-time/version-source.js'
+import { replaceFile, WriteError } from '../build-time/replace-file.js'
 import {
   checkApp,
   checkBuildFolder,
@@ -13,7 +13,7 @@ import {
   stampHtml,
   versionJson,
   type VersionInfo,
-} from '../build/stamp.js'
+} from '../build-time/stamp.js'
 import { readCommandLine, UsageError } from './command-line.js'
 import { EXIT } from './exit-codes.js'
 

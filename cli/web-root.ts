@@ -2,11 +2,11 @@
  * Deleting from a web root without ever reaching outside it: every folder on the way to a file
  * must be a real folder (a symlink could point anywhere, /etc included), the file a regular
  * file, and its content what a build recorded. Paths are the manifests' own, already checked to
- * hold no `..`, absolute part or backslash (build/version-manifest.ts).
+ * hold no `..`, absolute part or backslash (build-time/version-manifest.ts).
  */
 import { lstat, rmdir, unlink } from 'node:fs/promises'
 import { dirname, join, relative, sep } from 'node:path'
-import { hashFile, type FileRecord } from '../build/version-manifest.js'
+import { hashFile, type FileRecord } from '../build-time/version-manifest.js'
 
 /** What became of one file prune meant to delete. */
 export type FileOutcome =

@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'n
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { StampError, stampHtml, versionJson } from '../build/stamp.js'
+import { StampError, stampHtml, versionJson } from '../build-time/stamp.js'
 import { CLI, type Exit } from './helpers/process.js'
 
 /** index.html as `vite build` writes it, with the client's tag as users add it. */

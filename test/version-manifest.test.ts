@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build } from 'vite'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { manifestFileName, parseManifest, readManifests, type VersionManifest } from '../build/version-manifest.js'
-import deployNotify from '../build/vite-plugin.js'
+import { manifestFileName, parseManifest, readManifests, type VersionManifest } from '../build-time/version-manifest.js'
+import deployNotify from '../build-time/vite-plugin.js'
 import { runCli } from './helpers/process.js'
 
 // What each build records for prune: `stamp` and the Vite plugin write the same manifest.

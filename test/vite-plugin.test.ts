@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build, createServer, type Plugin } from 'vite'
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest'
-import deployNotify, { type DeployNotifyOptions, type VersionSource } from '../build/vite-plugin.js'
+import deployNotify, { type DeployNotifyOptions, type VersionSource } from '../build-time/vite-plugin.js'
 
 // The plugin in real `vite build`s and a real dev server, on a small app in a temporary folder.
 const TAG = '<script src="https://sidecar.example/client.js" defer></script>'

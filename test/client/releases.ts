@@ -1,4 +1,4 @@
-import { stampHtml, versionJson } from '../../build/stamp.js'
+import { stampHtml, versionJson } from '../../build-time/stamp.js'
 import { appPage, type AppServer, type FileAnswer, type PageOptions } from '../helpers/pages.js'
 
 /**
