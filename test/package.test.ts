@@ -70,7 +70,9 @@ describe('the packed package', () => {
 
   it('holds the built package and nothing from test/, bench/ or examples/', () => {
     expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/cli/cli.js']))
-    expect(files.filter((path) => /^(test|bench|examples|client|server|build-time|cli|contract)\//.test(path))).toEqual([])
+    expect(files.filter((path) => /^(test|bench|examples|client|server|build-time|cli|contract)\//.test(path))).toEqual(
+      [],
+    )
     for (const entry of [
       'client/index',
       'client/vue',
