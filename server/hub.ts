@@ -43,10 +43,11 @@ export class Hub {
 
   /**
    * Adds a stream whose response head is written, sends it `firstBytes`, and forgets it the
-   * moment its socket closes. False when the socket already holds a stream or is gone.
+   * moment its socket closes, calling `onClose`. False when the socket already holds a stream
+   * or is gone.
    */
-  add(app: string, version: string, socket: Socket, firstBytes: Buffer): boolean {
-    return this.#streams.add(socket, app, version, firstBytes)
+  add(app: string, version: string, socket: Socket, firstBytes: Buffer, onClose?: () => void): boolean {
+    return this.#streams.add(socket, app, version, firstBytes, onClose)
   }
 
   /** Encodes the deploy once and writes that buffer to every stream of its app. */

@@ -26,6 +26,8 @@ interface Stream {
   readonly label: string
   /** The second (epoch) its lifetime ends, or 0 for never. */
   readonly endsAt: number
+  /** Called once when the stream is forgotten, from the registry's one close listener. */
+  readonly onClose: (() => void) | undefined
 }
 
 export interface StreamOptions {
@@ -98,7 +100,14 @@ export class EventStreams {
   }
 
   /** @internal: StreamGroup.add */
-  admit(group: StreamGroup, socket: Socket, topic: string, label: string, firstBytes: Buffer): Stream | undefined {
+  admit(
+    group: StreamGroup,
+    socket: Socket,
+    topic: string,
+    label: string,
+    firstBytes: Buffer,
+    onClose?: () => void,
+  ): Stream | undefined {
     // Gone before its head was written: it would never emit 'close' again, so never count it.
     if (socket.destroyed) return undefined
     // One stream per connection: a second request on a socket that holds one (pipelined
@@ -110,7 +119,7 @@ export class EventStreams {
     const { lifetimeMs } = this.#options
     const endsAt =
       lifetimeMs > 0 ? Math.ceil((Date.now() + lifetimeMs * (1 - LIFETIME_SPREAD * Math.random())) / 1000) : 0
-    const stream: Stream = { socket, group, topic, label, endsAt }
+    const stream: Stream = { socket, group, topic, label, endsAt, onClose }
     this.#bySocket.set(socket, stream)
     if (endsAt > 0) {
       let due = this.#expiring.get(endsAt)
@@ -155,6 +164,7 @@ export class EventStreams {
     stream.group.forget(stream)
     const due = this.#expiring.get(stream.endsAt)
     if (due?.delete(stream) && due.size === 0) this.#expiring.delete(stream.endsAt)
+    stream.onClose?.()
   }
 }
 
@@ -195,8 +205,8 @@ export class StreamGroup {
    * Adds a stream whose response head is written, sends it `firstBytes`, and forgets it the
    * moment its socket closes. False when the socket is gone or already holds a stream.
    */
-  add(socket: Socket, topic: string, label: string, firstBytes: Buffer): boolean {
-    const stream = this.#registry.admit(this, socket, topic, label, firstBytes)
+  add(socket: Socket, topic: string, label: string, firstBytes: Buffer, onClose?: () => void): boolean {
+    const stream = this.#registry.admit(this, socket, topic, label, firstBytes, onClose)
     if (!stream) return false
     let entry = this.#topics.get(topic)
     if (!entry) this.#topics.set(topic, (entry = { streams: new Set(), labels: new Map() }))

@@ -77,9 +77,10 @@ export async function eventsRoutes(
         firstBytes = Buffer.concat([firstBytes, versionFrame(current, known)])
       }
       openEventStream(request, reply, (socket) => {
-        const held = hub.add(appName, version, socket, firstBytes)
-        // Counted only when it is a stream: only then does its 'close' come.
-        if (held) socket.once('close', pageCounts.open(appName, pages, tabs))
+        // Its pages are counted once it is a stream, and uncounted when the registry forgets it.
+        let leave = (): void => {}
+        const held = hub.add(appName, version, socket, firstBytes, () => leave())
+        if (held) leave = pageCounts.open(appName, pages, tabs)
         return held
       })
     },

@@ -1,0 +1,32 @@
+import { readFile } from 'node:fs/promises'
+import { describe, expect, it } from 'vitest'
+
+const read = (path: string) => readFile(new URL(`../${path}`, import.meta.url), 'utf8')
+
+/**
+ * README's framework snippets are the files of the apps that test/vue-router.test.ts and
+ * test/react-router.test.ts build and drive in Chromium: a snippet users copy must be code
+ * that ran.
+ */
+const SNIPPETS = [
+  'test/fixtures/vue-app/src/deploy-notify.ts',
+  'test/fixtures/vue-app/src/router.ts',
+  'test/fixtures/vue-app/src/UpdatePrompt.ts',
+  'test/fixtures/react-app/src/Layout.tsx',
+  'test/fixtures/react-app/src/UpdatePrompt.tsx',
+]
+
+describe('README', () => {
+  it.each(SNIPPETS)('shows %s verbatim', async (path) => {
+    const [readme, source] = await Promise.all([read('README.md'), read(path)])
+    expect(readme).toContain(source.trim())
+  })
+
+  it('shows the React notifier as the Vue one, but for the import', async () => {
+    const [vue, react] = await Promise.all([
+      read('test/fixtures/vue-app/src/deploy-notify.ts'),
+      read('test/fixtures/react-app/src/deploy-notify.ts'),
+    ])
+    expect(react).toBe(vue.replace("from 'deploy-notify/vue'", "from 'deploy-notify/react'"))
+  })
+})
