@@ -38,7 +38,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-argument': 'off' },
   },
   {
-    files: ['client/**', 'examples/vite-app/src/**', 'test/fixtures/*-app/src/**'],
+    files: ['client/**', 'server/status-page/browser/**', 'examples/vite-app/src/**', 'test/fixtures/*-app/src/**'],
     languageOptions: { globals: { ...globals.browser } },
   },
   {
@@ -46,7 +46,13 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.serviceworker } },
   },
   {
-    ignores: ['client/**', 'examples/vite-app/src/**', 'examples/vite-app/public/**', 'test/fixtures/*-app/src/**'],
+    ignores: [
+      'client/**',
+      'server/status-page/browser/**',
+      'examples/vite-app/src/**',
+      'examples/vite-app/public/**',
+      'test/fixtures/*-app/src/**',
+    ],
     languageOptions: { globals: { ...globals.node } },
   },
 )

@@ -1,11 +1,12 @@
-// Builds the browser client: the classic script every page loads (served as /client.js), the
+// Builds the browser scripts. The client: the classic script every page loads (served as /client.js), the
 // part it loads on demand once an update is confirmed (/client-ui.js: banner, texts, Reload's
 // service-worker hand-over), and one ES module (`deploy-notify/client`) with both, minified,
 // from the same source. The framework helpers (`deploy-notify/vue`, `/react`, `/react-router`)
 // are modules of their own that import the client module and the framework rather than bundle
 // them, so the classic script never grows. The sidecar serves the scripts pre-compressed: brotli
 // and gzip files beside each. Prints the gzipped sizes and fails above the budget, since every
-// page of every app loads the classic script.
+// page of every app loads the classic script. And the status page's script
+// (`server/status-page/browser/`), which the sidecar inlines into its page.
 import { build } from 'esbuild'
 import { execFileSync } from 'node:child_process'
 import { readFileSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
@@ -18,6 +19,13 @@ const common = { bundle: true, minify: true, target: 'es2020', legalComments: 'n
 await build({ ...common, entryPoints: ['client/script.ts'], format: 'iife', outfile: `${outdir}/client.js` })
 await build({ ...common, entryPoints: ['client/ui.ts'], format: 'esm', outfile: `${outdir}/client-ui.js` })
 await build({ ...common, entryPoints: ['client/index.ts'], format: 'esm', outfile: `${outdir}/index.js` })
+// The status page's script, which the sidecar inlines into the page under a CSP hash.
+await build({
+  ...common,
+  entryPoints: ['server/status-page/browser/status-page.ts'],
+  format: 'iife',
+  outfile: `${outdir}/status-page.js`,
+})
 // The helpers share the app's copy of the framework and of the client module.
 const FRAMEWORKS = ['vue', 'vue-router', 'react', 'react-router']
 const clientModule = {
@@ -38,6 +46,9 @@ mkdirSync(outdir, { recursive: true })
 copyFileSync('client/worker.js', `${outdir}/worker.js`)
 // Declarations for the module, checked by the same compiler as the rest.
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'client/tsconfig.json'], { stdio: 'inherit' })
+console.log(
+  `status-page.js: ${readFileSync(`${outdir}/status-page.js`).length} B minified, inlined into the status page`,
+)
 
 const sizes = {}
 for (const name of ['client.js', 'client-ui.js']) {

@@ -1,4 +1,4 @@
-import type { Deploy } from '../contract/deploy.js'
+import type { AppStatus, Sample, Status, VersionCounts } from '../contract/status.js'
 import type { Store, StreamCounts } from './store/store.js'
 
 /**
@@ -16,40 +16,13 @@ const MAX_SAMPLES = SAMPLE_WINDOW_MS / SAMPLE_INTERVAL_MS
 
 /** Open pages by app and running version: this process's (`page-counts.ts`), or every replica's (the store shares them). */
 export type { StreamCounts }
+/** The wire shape of `/status` and of the status page's `status` events. */
+export type { AppStatus, Sample, Status, VersionCounts }
 
 const total = (versions: ReadonlyMap<string, number>): number => {
   let sum = 0
   for (const count of versions.values()) sum += count
   return sum
-}
-
-/** Open pages per running version, at most `MAX_VERSIONS` names plus `other`. */
-export type VersionCounts = Record<string, number>
-
-/** Open pages of an app by version at one moment, for the chart of the last hour. */
-export interface Sample {
-  /** Epoch milliseconds. */
-  t: number
-  versions: VersionCounts
-}
-
-export interface AppStatus {
-  current: Deploy | null
-  /** Newest first; the first is the current deploy. */
-  history: Deploy[]
-  /** Open pages: every tab, also those that share their browser's one stream. */
-  pages: { total: number; versions: VersionCounts }
-  /** The same numbers as `pages`, under the name of deploy-notify 0.1; read `pages`. */
-  streams: { total: number; versions: VersionCounts }
-  /** Oldest first, one per `SAMPLE_INTERVAL_MS` over the last `SAMPLE_WINDOW_MS`. */
-  samples: Sample[]
-}
-
-/** The body of `GET /status`. Counts only: nothing identifies a page or needs the notify token. */
-export interface Status {
-  apps: Record<string, AppStatus>
-  /** When the snapshot was taken, ISO-8601, so readers can say "deployed 5 minutes ago". */
-  time: string
 }
 
 /**

@@ -83,7 +83,8 @@ describe('GET /', () => {
     expect(html).toMatch(/^<!doctype html>/)
     expect(html).toContain('<meta name="viewport"')
     // Relative, so a sidecar behind a path prefix works.
-    expect(html).toContain("new EventSource(new URL('status/events', location.href))")
+    // (The script is minified: either quote, no spaces.)
+    expect(html).toMatch(/new EventSource\(new URL\(["']status\/events["'], ?location\.href\)\)/)
     expect(gzipSync(html, { level: 9 }).length).toBeLessThanOrEqual(6 * 1024)
 
     const again = await request(`${sidecar.url}/`, { headers: { 'if-none-match': String(response.headers.etag) } })

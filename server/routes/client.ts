@@ -1,15 +1,10 @@
 import { readFile } from 'node:fs/promises'
 import { brotliCompressSync, gzipSync } from 'node:zlib'
 import type { FastifyInstance } from 'fastify'
+import { readClientFile } from '../client-files.js'
 import { chooseEncoding, type Encoding } from '../encoding.js'
 import { ClientNotBuiltError } from '../errors.js'
 import { etagOf, matchesEtag } from '../etag.js'
-
-/**
- * Where the built client is: `dist/client/`, seen from `dist/server/routes/` when running the
- * build, or from `server/routes/` when tests run the sources.
- */
-const folders = [new URL('../../client/', import.meta.url), new URL('../../dist/client/', import.meta.url)]
 
 /** One script in each coding, each with its own ETag (a validator per representation). */
 type Script = Record<Encoding, { body: Buffer; etag: string }>
@@ -18,18 +13,15 @@ const variant = (body: Buffer) => ({ body, etag: etagOf(body) })
 
 /** The script as built, with the brotli and gzip files the build wrote beside it (made here if missing). */
 async function readScript(name: string): Promise<Script | undefined> {
-  for (const folder of folders) {
-    const read = (file: string) => readFile(new URL(file, folder)).catch(() => undefined)
-    const script = await read(name)
-    if (!script) continue
-    const [br, gzip] = await Promise.all([read(`${name}.br`), read(`${name}.gz`)])
-    return {
-      br: variant(br ?? brotliCompressSync(script)),
-      gzip: variant(gzip ?? gzipSync(script, { level: 9 })),
-      identity: variant(script),
-    }
+  const found = await readClientFile(name)
+  if (!found) return undefined
+  const read = (file: string) => readFile(new URL(file, found.folder)).catch(() => undefined)
+  const [br, gzip] = await Promise.all([read(`${name}.br`), read(`${name}.gz`)])
+  return {
+    br: variant(br ?? brotliCompressSync(found.body)),
+    gzip: variant(gzip ?? gzipSync(found.body, { level: 9 })),
+    identity: variant(found.body),
   }
-  return undefined
 }
 
 /**

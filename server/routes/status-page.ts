@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
-import { TooManyStreamsError } from '../errors.js'
+import { ClientNotBuiltError, TooManyStreamsError } from '../errors.js'
 import { matchesEtag } from '../etag.js'
 import { jitteredRetry, openEventStream } from '../event-stream.js'
-import { statusPage } from '../status-page/page.js'
+import { loadStatusPage } from '../status-page/page.js'
 import { statusFrame } from '../sse.js'
 import { MAX_STATUS_STREAMS, StatusStreams } from '../status-page/streams.js'
 import { statusSnapshot, type StreamCounts, type VersionSampler } from '../status.js'
@@ -39,7 +39,9 @@ export async function statusPageRoutes(
   // The registry ends the streams when the app closes; the snapshot timer stops with them.
   app.addHook('preClose', async () => streams.close())
 
+  const statusPage = await loadStatusPage()
   app.get('/', (request, reply) => {
+    if (!statusPage) throw new ClientNotBuiltError()
     reply
       .header('cache-control', 'no-cache')
       .header('etag', statusPage.etag)

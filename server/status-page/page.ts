@@ -1,14 +1,27 @@
 import { createHash } from 'node:crypto'
+import { readClientFile } from '../client-files.js'
 import { etagOf } from '../etag.js'
-import { script } from './script.js'
 import { style } from './style.js'
 
+/** The status page as served: the document, its validator and the policy that lets only its own style and script run. */
+export interface StatusPage {
+  html: string
+  etag: string
+  contentSecurityPolicy: string
+}
+
+const sha256 = (text: string): string => `'sha256-${createHash('sha256').update(text).digest('base64')}'`
+
 /**
- * The status page: one HTML document with its CSS and script inline, kept as TypeScript so
- * the compiler carries it into `dist/` like any other module (tsc copies no .html file). The
- * body is built once; the page fills itself from `status/events`.
+ * The status page: one HTML document with its CSS and script inline. The script is
+ * `browser/status-page.ts` as `npm run build` bundled it (`dist/client/status-page.js`), read
+ * once at start; undefined when it is not built. The page fills itself from `status/events`.
  */
-const html = `<!doctype html>
+export async function loadStatusPage(): Promise<StatusPage | undefined> {
+  const built = await readClientFile('status-page.js')
+  if (!built) return undefined
+  const script = built.body.toString('utf8').trimEnd()
+  const html = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -28,23 +41,21 @@ const html = `<!doctype html>
 </body>
 </html>
 `
-
-const sha256 = (text: string): string => `'sha256-${createHash('sha256').update(text).digest('base64')}'`
-
-export const statusPage = {
-  html,
-  etag: etagOf(html),
-  /**
-   * Only this page's own style and script run, and it talks only to its own origin: a version
-   * string that slipped into the markup could not run anyway.
-   */
-  contentSecurityPolicy: [
-    "default-src 'none'",
-    `script-src ${sha256(script)}`,
-    `style-src ${sha256(style)}`,
-    "connect-src 'self'",
-    'img-src data:',
-    "base-uri 'none'",
-    "form-action 'none'",
-  ].join('; '),
+  return {
+    html,
+    etag: etagOf(html),
+    /**
+     * Only this page's own style and script run, and it talks only to its own origin: a version
+     * string that slipped into the markup could not run anyway.
+     */
+    contentSecurityPolicy: [
+      "default-src 'none'",
+      `script-src ${sha256(script)}`,
+      `style-src ${sha256(style)}`,
+      "connect-src 'self'",
+      'img-src data:',
+      "base-uri 'none'",
+      "form-action 'none'",
+    ].join('; '),
+  }
 }

@@ -1,18 +1,14 @@
-/**
- * The status page's CSS. Colours are variables, swapped for dark mode; the chart's series use
- * the Okabe-Ito palette (told apart with colour-blindness too), lightened a little in the dark.
- */
+import { PALETTE_DARK, PALETTE_LIGHT } from './palette.js'
 
-const PALETTE_LIGHT = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#d55e00', '#b59f00', '#7f7f7f']
-const PALETTE_DARK = ['#4ba3e3', '#f0b232', '#2bc49a', '#dc95be', '#7cc6f0', '#f07a33', '#e0cf4a', '#a3a3a3']
+/**
+ * The status page's CSS. Colours are variables, swapped for dark mode; the chart's series
+ * take theirs from `palette.ts`.
+ */
 
 const vars = (palette: string[]): string => palette.map((colour, i) => `--c${i}:${colour}`).join(';')
 const series = PALETTE_LIGHT.map(
   (_, i) => `.c${i}{fill:var(--c${i});stroke:var(--c${i});background:var(--c${i})}`,
 ).join('')
-
-/** How many series colours there are; the script cycles through `.c0` to `.c{n-1}`. */
-export const PALETTE_SIZE = PALETTE_LIGHT.length
 
 export const style = `
 :root{color-scheme:light dark;--bg:#f6f8fa;--card:#fff;--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--ok:#1a7f37;--warn:#bc4c00;${vars(PALETTE_LIGHT)}}

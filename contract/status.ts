@@ -1,0 +1,35 @@
+import type { Deploy } from './deploy.js'
+
+/**
+ * The body of `GET /status` and the data of the status page's `status` events: counts and
+ * deploys only. Types only, so the status page's browser script reads the same shape.
+ */
+
+/** Open pages per running version, at most `MAX_VERSIONS` (server/status.ts) names plus `other`. */
+export type VersionCounts = Record<string, number>
+
+/** Open pages of an app by version at one moment, for the chart of the last hour. */
+export interface Sample {
+  /** Epoch milliseconds. */
+  t: number
+  versions: VersionCounts
+}
+
+export interface AppStatus {
+  current: Deploy | null
+  /** Newest first; the first is the current deploy. */
+  history: Deploy[]
+  /** Open pages: every tab, also those that share their browser's one stream. */
+  pages: { total: number; versions: VersionCounts }
+  /** The same numbers as `pages`, under the name of deploy-notify 0.1; read `pages`. */
+  streams: { total: number; versions: VersionCounts }
+  /** Oldest first, one per `SAMPLE_INTERVAL_MS` over the last `SAMPLE_WINDOW_MS`. */
+  samples: Sample[]
+}
+
+/** The body of `GET /status`. Counts only: nothing identifies a page or needs the notify token. */
+export interface Status {
+  apps: Record<string, AppStatus>
+  /** When the snapshot was taken, ISO-8601, so readers can say "deployed 5 minutes ago". */
+  time: string
+}
