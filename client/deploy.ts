@@ -1,5 +1,3 @@
-import type { startApply } from './apply.js'
-
 /** A deploy as the sidecar pushes it: the data of `version` and `deploy` events and of `/version`. */
 export interface Deploy {
   app: string
@@ -49,15 +47,4 @@ export type Position = 'top' | 'bottom'
 export interface BannerOptions {
   texts?: Partial<Texts>
   position?: Position
-}
-
-/** The part of the client that only runs once an update is confirmed: client/ui.ts. */
-export interface UI {
-  /** Draws the banner for an update; returns the function that removes it. */
-  showBanner(update: Update, options: BannerOptions): () => void
-  /** Asks the page's service worker to look for an update, so it is waiting by the time the user decides. */
-  updateWorker(): Promise<unknown> | undefined
-  reloadPage(update?: Promise<unknown>): Promise<void>
-  /** The apply policy: client/apply.ts. */
-  startApply: typeof startApply
 }

@@ -6,7 +6,7 @@
  * `detail` carries `reload()`, `check()` and `dismiss()`) and `deploy-notify:current`. The
  * banner and Reload's service-worker hand-over load on demand from `client-ui.js` beside it.
  */
-import type { UI } from './deploy.js'
+import type { UI } from './ui.js'
 import { createNotifier, type NotifierOptions } from './notifier.js'
 
 const script = document.currentScript as HTMLScriptElement

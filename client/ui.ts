@@ -7,3 +7,6 @@
 export { showBanner } from './banner.js'
 export { reloadPage, updateWorker } from './reload.js'
 export { startApply } from './apply.js'
+
+/** This part's shape, for the code that loads it (a type only: nothing here loads with client.js). */
+export type UI = typeof import('./ui.js')
