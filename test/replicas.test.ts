@@ -194,7 +194,8 @@ describe.skipIf(skip)('replicas sharing one Redis', () => {
       nginx = await startNginx(binary, { root, upstream })
 
       expect((await notify(a.url, { app: 'lb', version: 'v1' })).status).toBe(202)
-      const page = await replicas.open(`${nginx.url}/deploy-notify`, 'lb', 'v1')
+      // A page still on v0, so its stream starts with the current deploy, v1.
+      const page = await replicas.open(`${nginx.url}/deploy-notify`, 'lb', 'v0')
       await page.next('version', 'v1')
       const streamsOn = async () =>
         Promise.all([a, b].map((replica) => metric(replica.url, 'deploy_notify_connections{app="lb"}')))
