@@ -154,7 +154,8 @@ describe.skipIf(skipBrowserTests || (!nginxBinary && !process.env.CI))('the bann
     await page.route('**/js/analytics.js', (route) => route.abort('blockedbyclient'))
     const warned = page.waitForEvent('console', {
       predicate: (message) => message.type() === 'warning' && /still serves v1/.test(message.text()),
-      timeout: 5000,
+      // Page load, then the origin check: bounded, with room for a busy CI machine.
+      timeout: 15_000,
     })
     await page.goto(`${nginx.url}/`)
     // The optional file is in the build's folder: the client asked the origin, which still serves v1.
