@@ -126,7 +126,9 @@ export function describeRouterApp(
         await page.getByRole('link', { name: 'Orders' }).click()
         await ordersOf(page, 'v1').waitFor({ timeout: 5000 })
         const waited = Date.now() - start
-        expect(waited).toBeLessThan(3000)
+        // The check's 2 s bound, plus the click and the route's chunk, on a machine that may be busy
+        // (before the bound, a stalled sidecar held a click for over 20 s).
+        expect(waited).toBeLessThan(4500)
         expect(waited).toBeGreaterThan(1500) // the check was made and waited for, up to its bound
         expect(loads()).toBe(1)
       } finally {
