@@ -36,18 +36,13 @@ export class Hub {
     return this.#streams.topics()
   }
 
-  /** Open streams of one app per running version (`unknown` when the page did not say). */
-  versions(app: string): ReadonlyMap<string, number> {
-    return this.#streams.labels(app)
-  }
-
   /**
    * Adds a stream whose response head is written, sends it `firstBytes`, and forgets it the
    * moment its socket closes, calling `onClose`. False when the socket already holds a stream
    * or is gone.
    */
-  add(app: string, version: string, socket: Socket, firstBytes: Buffer, onClose?: () => void): boolean {
-    return this.#streams.add(socket, app, version, firstBytes, onClose)
+  add(app: string, socket: Socket, firstBytes: Buffer, onClose?: () => void): boolean {
+    return this.#streams.add(socket, app, firstBytes, onClose)
   }
 
   /** Encodes the deploy once and writes that buffer to every stream of its app. */

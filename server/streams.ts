@@ -23,7 +23,6 @@ interface Stream {
   readonly socket: Socket
   readonly group: StreamGroup
   readonly topic: string
-  readonly label: string
   /** The second (epoch) its lifetime ends, or 0 for never. */
   readonly endsAt: number
   /** Called once when the stream is forgotten, from the registry's one close listener. */
@@ -104,7 +103,6 @@ export class EventStreams {
     group: StreamGroup,
     socket: Socket,
     topic: string,
-    label: string,
     firstBytes: Buffer,
     onClose?: () => void,
   ): Stream | undefined {
@@ -119,7 +117,7 @@ export class EventStreams {
     const { lifetimeMs } = this.#options
     const endsAt =
       lifetimeMs > 0 ? Math.ceil((Date.now() + lifetimeMs * (1 - LIFETIME_SPREAD * Math.random())) / 1000) : 0
-    const stream: Stream = { socket, group, topic, label, endsAt, onClose }
+    const stream: Stream = { socket, group, topic, endsAt, onClose }
     this.#bySocket.set(socket, stream)
     if (endsAt > 0) {
       let due = this.#expiring.get(endsAt)
@@ -169,12 +167,12 @@ export class EventStreams {
 }
 
 /**
- * Streams of one kind, by topic (an app) and label (the version a page runs), counted for
- * `/status`, metrics and limits.
+ * Streams of one kind, by topic (an app), counted for metrics and limits. Pages by version are
+ * counted apart (`page-counts.ts`): one stream may carry several pages.
  */
 export class StreamGroup {
   readonly #registry: EventStreams
-  readonly #topics = new Map<string, { streams: Set<Stream>; labels: Map<string, number> }>()
+  readonly #topics = new Map<string, Set<Stream>>()
   #size = 0
 
   constructor(registry: EventStreams) {
@@ -188,7 +186,7 @@ export class StreamGroup {
 
   /** Open streams of one topic. */
   count(topic: string): number {
-    return this.#topics.get(topic)?.streams.size ?? 0
+    return this.#topics.get(topic)?.size ?? 0
   }
 
   /** Topics with open streams. */
@@ -196,32 +194,26 @@ export class StreamGroup {
     return this.#topics.keys()
   }
 
-  /** Open streams of one topic by label. */
-  labels(topic: string): ReadonlyMap<string, number> {
-    return this.#topics.get(topic)?.labels ?? new Map<string, number>()
-  }
-
   /**
    * Adds a stream whose response head is written, sends it `firstBytes`, and forgets it the
    * moment its socket closes. False when the socket is gone or already holds a stream.
    */
-  add(socket: Socket, topic: string, label: string, firstBytes: Buffer, onClose?: () => void): boolean {
-    const stream = this.#registry.admit(this, socket, topic, label, firstBytes, onClose)
+  add(socket: Socket, topic: string, firstBytes: Buffer, onClose?: () => void): boolean {
+    const stream = this.#registry.admit(this, socket, topic, firstBytes, onClose)
     if (!stream) return false
-    let entry = this.#topics.get(topic)
-    if (!entry) this.#topics.set(topic, (entry = { streams: new Set(), labels: new Map() }))
-    entry.streams.add(stream)
-    entry.labels.set(label, (entry.labels.get(label) ?? 0) + 1)
+    let streams = this.#topics.get(topic)
+    if (!streams) this.#topics.set(topic, (streams = new Set()))
+    streams.add(stream)
     this.#size++
     return true
   }
 
   /** Writes the same bytes to every stream of a topic; returns how many streams it has. */
   send(topic: string, frame: Buffer): number {
-    const entry = this.#topics.get(topic)
-    if (!entry) return 0
-    for (const stream of entry.streams) this.#registry.write(stream.socket, frame)
-    return entry.streams.size
+    const streams = this.#topics.get(topic)
+    if (!streams) return 0
+    for (const stream of streams) this.#registry.write(stream.socket, frame)
+    return streams.size
   }
 
   /**
@@ -229,20 +221,17 @@ export class StreamGroup {
    * the previous one skips this one, so its queue never grows past one frame.
    */
   sendLatest(topic: string, frame: Buffer): void {
-    for (const stream of this.#topics.get(topic)?.streams ?? []) {
+    for (const stream of this.#topics.get(topic) ?? []) {
       if (stream.socket.writableLength === 0) this.#registry.write(stream.socket, frame)
     }
   }
 
   /** @internal: the registry forgets a closed stream. */
   forget(stream: Stream): void {
-    const entry = this.#topics.get(stream.topic)
-    if (!entry?.streams.delete(stream)) return
+    const streams = this.#topics.get(stream.topic)
+    if (!streams?.delete(stream)) return
     this.#size--
-    const left = (entry.labels.get(stream.label) ?? 1) - 1
-    if (left > 0) entry.labels.set(stream.label, left)
-    else entry.labels.delete(stream.label)
-    if (entry.streams.size === 0) this.#topics.delete(stream.topic)
+    if (streams.size === 0) this.#topics.delete(stream.topic)
   }
 }
 

@@ -236,7 +236,7 @@ describe('the handover', () => {
     let endRaw: () => void = () => {}
     const finishListeners: number[] = []
     app.get('/stream', (request, reply) => {
-      openEventStream(request, reply, (socket) => streams.add(socket, 'web', 'v1', Buffer.from(':\n\n')))
+      openEventStream(request, reply, (socket) => streams.add(socket, 'web', Buffer.from(':\n\n')))
       // Node's resOnFinish, which the handover replaces by one that ends the stream.
       finishListeners.push(reply.raw.listenerCount('finish'))
       endRaw = () => {

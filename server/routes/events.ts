@@ -79,7 +79,7 @@ export async function eventsRoutes(
       openEventStream(request, reply, (socket) => {
         // Its pages are counted once it is a stream, and uncounted when the registry forgets it.
         let leave = (): void => {}
-        const held = hub.add(appName, version, socket, firstBytes, () => leave())
+        const held = hub.add(appName, socket, firstBytes, () => leave())
         if (held) leave = pageCounts.open(appName, pages, tabs)
         return held
       })

@@ -51,7 +51,7 @@ export class StatusStreams {
    * per page). False when the socket already holds a stream or is gone.
    */
   add(socket: Socket, firstBytes: Buffer): boolean {
-    if (!this.#streams.add(socket, TOPIC, '', firstBytes)) return false
+    if (!this.#streams.add(socket, TOPIC, firstBytes)) return false
     socket.once('close', () => {
       if (this.#streams.size === 0) this.#stopTimer()
     })
