@@ -1,6 +1,12 @@
-import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import { banner, runningVersion, skipBrowserTests, useBrowser, waitForUpdates } from '../helpers/browser.js'
+import {
+  banner,
+  loadsWithin,
+  runningVersion,
+  skipBrowserTests,
+  useBrowser,
+  waitForUpdates,
+} from '../helpers/browser.js'
 import { openHiddenCapableTab } from '../helpers/hidden-tab.js'
 import { notify, until } from '../helpers/http.js'
 import { appPage, useAppServers, type ClientTag } from '../helpers/pages.js'
@@ -18,13 +24,6 @@ const ROUTER = `<nav><a href="/settings">Settings</a></nav><p id="route">home</p
   const a = e.target.closest('a'); if (!a || e.defaultPrevented) return
   e.preventDefault(); history.pushState(null, '', a.href); document.getElementById('route').textContent = 'settings, in place'
 })</script>`
-
-/** Whether `page` starts loading a new document within `ms` (a bounded wait that should run out). */
-const loadsWithin = (page: Page, ms: number): Promise<boolean> =>
-  page.waitForEvent('load', { timeout: ms }).then(
-    () => true,
-    () => false,
-  )
 
 // data-apply="auto": no prompt; the page takes the new version by itself when nobody loses anything.
 describe.skipIf(skipBrowserTests)('apply: auto', () => {

@@ -1,8 +1,9 @@
-import type { Locator, Page } from 'playwright-core'
+import type { Locator } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
 import {
   banner,
   laterButton,
+  loadsWithin,
   reloadButton,
   runningVersion,
   screenshot,
@@ -23,13 +24,6 @@ async function secondsShown(status: Locator): Promise<number | undefined> {
   const match = /Updating in (\d+) s/.exec(await status.innerText())
   return match ? Number(match[1]) : undefined
 }
-
-/** Whether `page` starts loading a new document within `ms` (a bounded wait that should run out). */
-const loadsWithin = (page: Page, ms: number): Promise<boolean> =>
-  page.waitForEvent('load', { timeout: ms }).then(
-    () => true,
-    () => false,
-  )
 
 // A mandatory deploy cannot be put off for good: the banner counts down, unsaved work holds
 // the count, and at zero the page reloads (with the same care as apply=auto).

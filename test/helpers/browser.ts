@@ -290,3 +290,10 @@ export async function watchStream(page: Page): Promise<StreamWatch> {
     },
   }
 }
+
+/** Whether `page` starts loading a new document within `ms` (a bounded wait that should run out). */
+export const loadsWithin = (page: Page, ms: number): Promise<boolean> =>
+  page.waitForEvent('load', { timeout: ms }).then(
+    () => true,
+    () => false,
+  )
