@@ -4,18 +4,14 @@ const MISSED = 3
 /** Tabs opened or closed together (a restored session) reopen the stream once. */
 const REOPEN_MS = 500
 
-/** What tabs tell each other about themselves on the `:pages` channel. */
-interface Note {
-  tab: string
-  version: string
-  /** The tab closes or leaves. */
-  bye?: 1
-  /** From the leader: answer, and use `tabs` as the id of this browser's pages. */
-  roll?: 1
-  tabs?: string
-}
+/**
+ * What tabs tell each other about themselves on the `:tabs` channel, short since every page
+ * carries the code: the tab's id and version, then `1` when it closes or leaves, or, from the
+ * leader, the id of this browser's pages: a roll call to answer.
+ */
+type Note = [tab: string, version: string, extra?: 1 | string]
 
-const randomId = () => crypto.getRandomValues(new Uint32Array(4)).join('-')
+const randomId = () => crypto.getRandomValues(new Uint32Array(2)).join('')
 
 /**
  * Runs `lead` in one tab at a time and relays what it sends to every tab, itself included,
@@ -40,8 +36,8 @@ export function shareAcrossTabs(
   if (!navigator.locks || typeof BroadcastChannel !== 'function') return lead(receive, '', signal)
   const channel = new BroadcastChannel(name)
   channel.onmessage = (event: MessageEvent<string>) => receive(event.data)
-  // A channel of its own: tabs running an older client never see these notes.
-  const roster = new BroadcastChannel(`${name}:pages`)
+  // A channel of its own, named for the notes' shape: tabs running an older client never see them.
+  const roster = new BroadcastChannel(`${name}:tabs`)
   const me = randomId()
   /** The other tabs: their version, and how many roll calls they missed in a row. */
   const others = new Map<string, [version: string, missed: number]>()
@@ -50,11 +46,11 @@ export function shareAcrossTabs(
   let connection: AbortController | undefined
   let reopen: ReturnType<typeof setTimeout> | undefined
 
-  const tell = (note?: Partial<Note>) => roster.postMessage({ tab: me, version, ...note })
+  const tell = (extra?: Note[2]) => roster.postMessage([me, version, extra] satisfies Note)
   /** Open pages by version, as JSON; the sidecar bounds what one stream may claim. */
   const pages = (): string => {
     const counts = Object.create(null) as Record<string, number>
-    for (const v of [version, ...[...others.values()].map(([v]) => v)]) counts[v] = (counts[v] ?? 0) + 1
+    for (const [v] of [[version], ...others.values()]) counts[v] = (counts[v] ?? 0) + 1
     return JSON.stringify(counts)
   }
   /** Leads (again) with the count as it is now, unless that is what the stream already says. */
@@ -78,24 +74,21 @@ export function shareAcrossTabs(
     for (const [tab, other] of others) if (++other[1] >= MISSED && others.delete(tab)) changed()
   }
 
-  roster.onmessage = ({ data: note }: MessageEvent<Note>) => {
-    if (note.roll) {
-      tabs = note.tabs ?? tabs
+  roster.onmessage = ({ data: [tab, v, extra] }: MessageEvent<Note>) => {
+    if (extra === 1) return others.delete(tab) && changed()
+    if (extra) {
+      tabs = extra
       roll()
       tell()
     }
-    if (note.bye) {
-      if (others.delete(note.tab)) changed()
-    } else {
-      if (others.get(note.tab)?.[0] !== note.version) changed()
-      others.set(note.tab, [note.version, 0])
-    }
+    if (others.get(tab)?.[0] !== v) changed()
+    others.set(tab, [v, 0])
   }
   // Closing, navigating away or entering the back/forward cache (a page restored from it
   // answers the next roll call).
-  addEventListener('pagehide', () => tell({ bye: 1 }), { signal })
+  addEventListener('pagehide', () => tell(1), { signal })
   signal.addEventListener('abort', () => {
-    tell({ bye: 1 })
+    tell(1)
     channel.close()
     roster.close()
     clearTimeout(reopen)
@@ -107,7 +100,7 @@ export function shareAcrossTabs(
     .request(name, { signal }, () => {
       const rollCall = () => {
         roll()
-        tell({ roll: 1, tabs })
+        tell(tabs)
       }
       rollCall()
       const timer = setInterval(rollCall, ROLL_MS)
