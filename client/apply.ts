@@ -1,8 +1,7 @@
 /**
- * The apply part: how a page takes a new version without losing work. Loaded on demand (at
- * start with `apply: 'auto'`, else when an update asks for it or a note is due), so pages that
- * never see an update never download it. The classic script imports it from the sidecar as
- * `apply.js`; the module bundles it.
+ * The apply part: how a page takes a new version without losing work. Part of the on-demand
+ * `client-ui.js` (loaded at start with `apply: 'auto'`, else when an update asks for it or a
+ * note is due), so pages that never see an update never download it; the module bundles it.
  */
 import { applyTextsFor, type ApplyTexts } from './apply-texts.js'
 import { showBanner } from './banner.js'

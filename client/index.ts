@@ -6,6 +6,7 @@
  *   notifier.start()
  */
 import type { Deploy, Update } from './deploy.js'
+import { session, storage } from './memory.js'
 import { createNotifier as createCore, type Notifier as Core, type NotifierOptions } from './notifier.js'
 
 export interface Notifier extends Core {
@@ -27,24 +28,14 @@ export function createNotifier(options: NotifierOptions): Notifier {
     async check(href?: string): Promise<boolean> {
       const outdated = await check()
       const version = core.update?.version
-      if (outdated && href && version && guard(key) !== version) {
-        guard(key, version)
+      // Never twice for one version in a tab: the same memory Reload keeps.
+      if (outdated && href && version && storage(session, key) !== version) {
+        storage(session, key, version)
         location.assign(href)
       }
       return outdated
     },
   })
-}
-
-/** The version this tab last left for (the same memory Reload keeps); storage may be denied. */
-function guard(key: string, version?: string): string | null {
-  try {
-    if (version === undefined) return sessionStorage.getItem(key)
-    sessionStorage.setItem(key, version)
-  } catch {
-    // no memory then
-  }
-  return null
 }
 
 export type { NotifierOptions }

@@ -3,8 +3,9 @@
  * `<script src="https://sidecar.example/client.js" data-version="BUILD_VERSION" defer></script>`.
  * It reads its own tag, then starts once the document is parsed, so it never delays the page.
  * Updates and up-to-date checks are dispatched on `window` as `deploy-notify:update` (its
- * `detail` carries `reload()`, `check()` and `dismiss()`) and `deploy-notify:current`. The
- * banner and Reload's service-worker hand-over load on demand from `client-ui.js` beside it.
+ * `detail` carries `reload()`, `check()` and `dismiss()`) and `deploy-notify:current`. What
+ * acts on an update (the origin check, the banner, Reload) loads on demand from `client-ui.js`
+ * beside it.
  */
 import type { UI } from './ui.js'
 import { createNotifier, type NotifierOptions } from './notifier.js'
