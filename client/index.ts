@@ -7,7 +7,8 @@
  */
 import type { Deploy, Update } from './deploy.js'
 import { session, storage } from './memory.js'
-import { createNotifier as createCore, type Notifier as Core, type NotifierOptions } from './notifier.js'
+import { createNotifier as createCore, type Notifier as Core } from './notifier.js'
+import type { NotifierOptions } from './options.js'
 
 export interface Notifier extends Core {
   /**

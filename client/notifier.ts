@@ -1,41 +1,12 @@
-import type { ApplyOptions } from './apply.js'
-import type { ApplyTexts } from './apply-texts.js'
 import { onBrokenBundle } from './broken.js'
-import type { Deploy, Position, Texts, Update } from './deploy.js'
+import type { Deploy, Update } from './deploy.js'
 import { noteKey, session, storage } from './memory.js'
+import type { NotifierOptions } from './options.js'
 import type { UI } from './ui.js'
 import type { Updates } from './updates.js'
 import { onReturn } from './returns.js'
 import { fetchVersion, openStream } from './stream.js'
 import { shareAcrossTabs } from './tabs.js'
-
-export interface NotifierOptions extends ApplyOptions {
-  /** The version this page runs, stamped in at build time. */
-  version: string
-  /** The sidecar's base URL, path prefix included (`https://example.com/dn`). */
-  url: string
-  /** Which app's channel to follow. Default `default`. */
-  app?: string
-  /**
-   * The app's `version.json`, which says what the origin serves now. Default: `version.json`
-   * beside the document's `<base href>`, else `/version.json`.
-   */
-  versionUrl?: string
-  /** Milliseconds between `/version` checks while the stream cannot be held. Default 60000. */
-  pollInterval?: number
-  /** `banner` draws the built-in banner; `none` leaves the prompt to `onUpdate`. Default `banner`. */
-  ui?: 'banner' | 'none'
-  /** Where the banner sits. Default `bottom`. */
-  position?: Position
-  /** Replaces the banner's words (defaults follow `<html lang>`: English, Chinese, Russian). */
-  texts?: Partial<Texts & ApplyTexts>
-  /** The origin serves a version other than the running one (a deploy, or the bundle broke); once per version. */
-  onUpdate?: (update: Update) => void
-  /** A check or the stream found the page up to date; a banner shown before is withdrawn. */
-  onCurrent?: (deploy: Deploy) => void
-  /** Called before reloading; return false to stay (an unsaved form, say). */
-  beforeReload?: () => boolean | Promise<boolean>
-}
 
 export interface Notifier {
   /** Follows the app: stream (one per browser), checks on return and on broken chunks. */

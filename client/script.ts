@@ -8,7 +8,8 @@
  * beside it.
  */
 import type { UI } from './ui.js'
-import { createNotifier, type NotifierOptions } from './notifier.js'
+import { createNotifier } from './notifier.js'
+import type { NotifierOptions } from './options.js'
 
 const script = document.currentScript as HTMLScriptElement
 const data = script.dataset

@@ -8,7 +8,7 @@ import { startApply, type ApplyPolicy } from './apply.js'
 import { showBanner } from './banner.js'
 import type { Deploy, Update } from './deploy.js'
 import { local, noteKey, session, storage } from './memory.js'
-import type { NotifierOptions } from './notifier.js'
+import type { NotifierOptions } from './options.js'
 import { defaultVersionUrl, servedVersion } from './origin.js'
 import { reloadPage, updateWorker } from './reload.js'
 
