@@ -2,6 +2,7 @@ import { readTokenFile, tokenPath } from '../server/notify-token.js'
 import { ask, describeAnswer, describeNetworkError, sidecarEndpoint, sleep, type Answer } from './sidecar-request.js'
 import { readCommandLine, UsageError } from './command-line.js'
 import { EXIT } from './exit-codes.js'
+import { parseDuration } from './duration.js'
 import { versionJsonUrl, waitUntilLive } from './wait-live.js'
 
 /** Exit codes, so CI can tell "fix the request" (1) from "the sidecar is down" (3). */
@@ -127,16 +128,6 @@ async function announceDeploy(endpoint: URL, request: RequestInit, timeout: stri
     process.stderr.write(`deploy-notify: attempt ${attempt} failed (${failure}); retrying in ${Math.round(delay)} ms\n`)
     await sleep(delay)
   }
-}
-
-const durationUnits = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
-
-/** `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds; `flag` names the option in the error. */
-export function parseDuration(raw: string, flag = '--timeout'): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim())
-  const ms = match ? Number(match[1]) * durationUnits[(match[2] ?? 's') as keyof typeof durationUnits] : NaN
-  if (!(ms > 0)) throw new UsageError(`${flag} "${raw}" is not a duration such as 500ms, 30s, 5m or 1h`)
-  return ms
 }
 
 function parseSequence(raw: string): number {

@@ -4,13 +4,14 @@ import { ManifestError, MANIFEST_FOLDER, manifestFileName, readManifests } from 
 import { followsRule, fields } from '../contract/fields.js'
 import type { AppStatus } from '../server/status.js'
 import { readCommandLine, UsageError } from './command-line.js'
+import { parseDuration } from './duration.js'
 import { EXIT } from './exit-codes.js'
 import { planPrune, type PrunePlan } from './prune-plan.js'
 import { sidecarEndpoint, sleep } from './sidecar-request.js'
 import { readStatus } from './status-command.js'
 import { deleteRecordedFile, regularFileInside, removeEmptyFolders } from './web-root.js'
 
-export const pruneHelp = `Usage: deploy-notify prune --dir DIR --url URL --app NAME [--dry-run]
+export const pruneHelp = `Usage: deploy-notify prune --dir DIR --url URL --app NAME [--keep-for DURATION] [--dry-run]
 
 Deletes from the web root DIR, where each deploy's build was copied over the last without
 deleting, the files that belong only to versions no open page runs any more. Each build lists
@@ -18,7 +19,9 @@ its files in DIR/.deploy-notify/versions/<version>.json (written by "deploy-noti
 the build plugins). The sidecar's /status says which versions are current and open.
 
 Kept: the current version, the one DIR/version.json names, every version an open page runs,
-and any built after the current deploy (a deploy in progress); every file a kept version lists;
+any built after the current deploy (a deploy in progress) and, with --keep-for, any that was
+current within that time (a page on a laptop that was asleep has no stream to be counted by,
+though its lazy chunks are still to load); every file a kept version lists;
 index.html and version.json; any file no manifest lists, or whose content is not what an old
 build recorded; anything behind a symlink. Nothing at all is deleted while a page reports no
 version, the sidecar sums versions as "other", a kept version has no manifest, or a manifest
@@ -26,9 +29,10 @@ cannot be read. The manifests of deleted versions go last.
 
   --dir DIR   the web root (what nginx serves)
   --url URL   the sidecar's base URL, path prefix included (/status is appended)
-  --app NAME  the app served from DIR
-  --dry-run   print what would be deleted, and delete nothing
-  -h, --help  show this help
+  --app NAME            the app served from DIR
+  --keep-for DURATION   also keep versions current within this time: 30m, 12h, 7d
+  --dry-run             print what would be deleted, and delete nothing
+  -h, --help            show this help
 
 Exit codes:
   ${EXIT.done}  done (also when nothing could be deleted; the output says why)
@@ -49,7 +53,7 @@ export async function prune(args: string[], _env: NodeJS.ProcessEnv): Promise<nu
   const string = { type: 'string' } as const
   const values = readCommandLine(
     args,
-    { dir: string, url: string, app: string, 'dry-run': { type: 'boolean' } },
+    { dir: string, url: string, app: string, 'keep-for': string, 'dry-run': { type: 'boolean' } },
     pruneHelp,
   )
   if (!values) return EXIT.done
@@ -58,6 +62,8 @@ export async function prune(args: string[], _env: NodeJS.ProcessEnv): Promise<nu
   if (dir === undefined || url === undefined || app === undefined)
     throw new UsageError(`prune needs --dir, --url and --app\n\n${pruneHelp}`)
   if (!followsRule('app', app)) throw new UsageError(`--app "${app}" ${fields.app.rule}`)
+  const label = values['keep-for']
+  const keepFor = label === undefined ? undefined : { ms: parseDuration(label, '--keep-for'), label }
   const endpoint = sidecarEndpoint(url, '/status')
   try {
     const root = await webRoot(dir)
@@ -78,7 +84,7 @@ export async function prune(args: string[], _env: NodeJS.ProcessEnv): Promise<nu
     // Asked last, so the counts are as fresh as they can be when files go.
     const status = await appStatus(endpoint, app)
     if (status === undefined) return EXIT.unreachable
-    const plan = planPrune({ manifests, status, served })
+    const plan = planPrune({ manifests, status, served, keepFor: keepFor && { ...keepFor, now: Date.now() } })
     return await carryOut(root, app, plan, dryRun)
   } catch (error) {
     if (!(error instanceof Refusal || error instanceof ManifestError)) throw error

@@ -3,6 +3,7 @@
  * manifests, the sidecar's `/status` of the app, and the version the web root serves.
  */
 import type { FileRecord, VersionManifest } from '../build-time/version-manifest.js'
+import type { Deploy } from '../contract/deploy.js'
 import { OTHER_VERSIONS, type AppStatus } from '../server/status.js'
 
 /** What open pages that report no version are counted as (server/routes/events.ts). */
@@ -27,13 +28,15 @@ export interface PlanInput {
   status: AppStatus & { current: NonNullable<AppStatus['current']> }
   /** The version DIR/version.json names: live, whether or not it was announced yet. */
   served: string
+  /** `--keep-for`: versions that were current this recently (ms before `now`) stay too. */
+  keepFor?: { ms: number; label: string; now: number }
 }
 
 const pages = (n: number) => `${n} open page${n === 1 ? '' : 's'}`
 
-export function planPrune({ manifests, status, served }: PlanInput): PrunePlan {
+export function planPrune({ manifests, status, served, keepFor }: PlanInput): PrunePlan {
   const current = status.current
-  const open = new Map(Object.entries(status.streams.versions).filter(([, n]) => n > 0))
+  const open = new Map(Object.entries(status.pages.versions).filter(([, n]) => n > 0))
   const kept = new Map<string, string[]>()
   const keep = (version: string, reason: string) => kept.set(version, [...(kept.get(version) ?? []), reason])
   keep(current.version, 'current')
@@ -41,6 +44,7 @@ export function planPrune({ manifests, status, served }: PlanInput): PrunePlan {
   for (const [version, count] of open) {
     if (version !== UNKNOWN_VERSION && version !== OTHER_VERSIONS) keep(version, pages(count))
   }
+  if (keepFor) keepRecent(status.history, manifests, keepFor, keep)
   const deployTime = Date.parse(current.time)
   for (const manifest of manifests) {
     // Built after the current deploy was announced: a deploy being copied now, not yet notified.
@@ -69,4 +73,41 @@ export function planPrune({ manifests, status, served }: PlanInput): PrunePlan {
     }
   }
   return { kept, prunable, files, ...(blocked === undefined ? {} : { blocked }) }
+}
+
+/**
+ * `--keep-for`: a page asleep (a closed laptop) holds no stream, so no count keeps its version;
+ * a window keeps every version that was current within it. The history is newest first, each
+ * deploy current until the one before it in the list came. Versions older than the history
+ * stay while the history does not reach back past the window: which was current then is unknown.
+ * Only versions with a manifest count: one without was pruned before, or never stamped.
+ */
+function keepRecent(
+  history: Deploy[],
+  manifests: VersionManifest[],
+  { ms, label, now }: NonNullable<PlanInput['keepFor']>,
+  keep: (version: string, reason: string) => void,
+): void {
+  const since = now - ms
+  // A version without a manifest here was pruned before (or never stamped): nothing to keep.
+  const recorded = new Set(manifests.map((manifest) => manifest.version))
+  // The first is the current deploy, kept as such.
+  const recent = new Set(history.slice(0, 1).map((deploy) => deploy.version))
+  /** When the deploy above in the list came, which ended this one. */
+  let until: string | undefined
+  for (const deploy of history) {
+    const candidate = recorded.has(deploy.version) && !recent.has(deploy.version)
+    if (candidate && until !== undefined && Date.parse(until) >= since) {
+      recent.add(deploy.version)
+      keep(deploy.version, `current until ${until}, within --keep-for ${label}`)
+    }
+    until = deploy.time
+  }
+  const oldest = history.at(-1)
+  if (oldest && Date.parse(oldest.time) < since) return
+  const known = new Set(history.map((deploy) => deploy.version))
+  for (const manifest of manifests) {
+    if (!known.has(manifest.version))
+      keep(manifest.version, `older than the sidecar's history, which starts within --keep-for ${label}`)
+  }
 }

@@ -1,6 +1,6 @@
 import { OTHER_VERSIONS, type AppStatus } from '../server/status.js'
 import { sidecarEndpoint, sleep } from './sidecar-request.js'
-import { parseDuration } from './notify-command.js'
+import { parseDuration } from './duration.js'
 import { openPages, readStatus } from './status-command.js'
 import { readCommandLine, UsageError } from './command-line.js'
 import { EXIT } from './exit-codes.js'

@@ -192,4 +192,17 @@ describe('deploy-notify prune', { timeout: 90_000 }, () => {
     expect(await readFile(join(root, 'assets', 'app-3.js'), 'utf8')).toBe('three')
     expect(exit.stdout).toContain('deleted assets/app-1.js')
   })
+
+  it('--keep-for keeps a version replaced within that time (a laptop asleep holds no stream), and refuses a bad duration', async () => {
+    const before = await tree(root)
+    const kept = await prune('--keep-for', '1h')
+    expect(kept.code).toBe(0)
+    expect(kept.stdout).toMatch(/keep {3}"v1": current until \S+, within --keep-for 1h/)
+    expect(kept.stdout).toMatch(/deleted 0 files/)
+    expect(await tree(root)).toEqual(before)
+
+    const bad = await prune('--keep-for', 'a week')
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/--keep-for "a week" is not a duration such as 500ms, 30s, 5m, 1h or 7d/)
+  })
 })
