@@ -18,22 +18,22 @@ const waitingWorker = (registration: ServiceWorkerRegistration): Promise<Service
   })
 
 /**
- * Reloads into the new version. With a waiting service worker (or one `update` is about to
- * install) it first asks it to take over
- * (`SKIP_WAITING`, Workbox's convention) and reloads once the page's controller changed, or
- * after a bound; otherwise it reloads at once, because the old worker would keep serving
- * the old files.
+ * Reloads into the new version, or loads `href` (a link `auto` took over). With a waiting
+ * service worker (or one `update` is about to install) it first asks it to take over
+ * (`SKIP_WAITING`, Workbox's convention) and loads once the page's controller changed, or
+ * after a bound, because the old worker would keep serving the old files; otherwise at once.
  */
-export async function reloadPage(update?: Promise<unknown>): Promise<void> {
+export async function reloadPage(update?: Promise<unknown>, href?: string): Promise<void> {
+  const load = () => (href === undefined ? location.reload() : location.assign(href))
   const workers = navigator.serviceWorker
   // The update asked for with the prompt may still be fetching the new worker (seconds, in Chromium).
   await Promise.race([update, new Promise((resolve) => setTimeout(resolve, WORKER_WAIT_MS))])
   const registration = await workers?.getRegistration().catch(() => undefined)
   const waiting = registration && workers.controller && (await waitingWorker(registration))
-  if (!waiting) return location.reload()
+  if (!waiting) return load()
   let reloaded = false
   const reload = () => {
-    if (!reloaded) location.reload()
+    if (!reloaded) load()
     reloaded = true
   }
   workers.addEventListener('controllerchange', reload)

@@ -66,8 +66,7 @@ export function createUpdates(host: UpdatesHost): Updates {
       options,
       apply(next, href) {
         remember(next)
-        if (href) location.assign(href)
-        else void reloadPage(worker)
+        void reloadPage(worker, href)
       },
     }))
 

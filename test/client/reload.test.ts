@@ -7,6 +7,7 @@ import {
   skipBrowserTests,
   updates,
   useBrowser,
+  waitForUpdates,
   watchStream,
   type StreamWatch,
 } from '../helpers/browser.js'
@@ -113,6 +114,37 @@ describe.skipIf(skipBrowserTests)('Reload', () => {
     // about two seconds here); Reload waits for it (bounded) rather than reload into sw-v1.
     const { page, stream } = await deployNewWorker('reload-worker-quick')
     await reloadIntoNewWorker(page, stream, 'reload-worker-quick')
+  })
+
+  it('loads a link that apply: auto took over through the new worker too', async () => {
+    const app = 'reload-worker-link'
+    const tag = { ...client(app), apply: 'auto' as const, applySpread: 500 }
+    const build = (version: string) => ({
+      '/settings': release(version, { client: tag, body: `${REGISTER_WORKER}<p>settings page</p>` })['/'],
+      ...release(version, { client: tag, body: `${REGISTER_WORKER}<a href="/settings">Settings</a>` }),
+    })
+    const site = await serve({
+      ...build('v1'),
+      '/sw.js': serviceWorker('sw-v1'),
+      '/deploy-notify-worker.js': await builtClientFile('worker.js'),
+    })
+    const page = await browser.open(`${site.url}/`)
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined))
+    await page.reload()
+    expect(await workerVersion(page)).toBe('sw-v1')
+    await waitForStreams(sidecar().url, app, 1)
+
+    deployTo(site, { ...build('v2'), '/sw.js': serviceWorker('sw-v2') })
+    await notify(sidecar().url, { app, version: 'v2' })
+    await waitForUpdates(page, 1)
+    // The old worker would answer the navigation and keep controlling the new page.
+    await Promise.all([
+      page.waitForEvent('load', { timeout: 6000 }),
+      page.getByRole('link', { name: 'Settings' }).click(),
+    ])
+    await page.getByText('settings page').waitFor()
+    expect(await runningVersion(page)).toBe('v2')
+    expect(await workerVersion(page), 'the worker that controls the loaded page').toBe('sw-v2')
   })
 
   /**
