@@ -10,6 +10,9 @@ import { waitForStreams } from './sidecars.js'
 
 type Counts = Record<string, number>
 
+/** How soon a closed tab leaves the count: its goodbye, or else three missed roll calls (client/tabs.ts). */
+const LEAVES_MS = 7000
+
 const same = (a: Counts, b: Counts): boolean =>
   Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, n]) => b[k] === n)
 
@@ -65,14 +68,16 @@ describe.skipIf(skipBrowserTests)('pages of one browser', () => {
     expect(await metric(sidecar().url, `deploy_notify_connections{app="${app}",version="v11"}`)).toBe(2)
     await waitForStreams(sidecar().url, app, 1)
 
-    // Two tabs close: they leave the count within a few seconds, and nothing else does.
+    // Two tabs close: they leave the count within a few seconds, and nothing else does. A
+    // closing tab's goodbye takes about a second; one lost on a busy machine is made up for by
+    // three missed roll calls, 6.5 s at most.
     await v10.pop()!.close()
     await v10.pop()!.close()
-    expect(await waitForPages(app, { v10: 5, v11: 2 }, { v10: 5, v11: 2 })).toBeLessThan(3000)
+    expect(await waitForPages(app, { v10: 5, v11: 2 }, { v10: 5, v11: 2 })).toBeLessThan(LEAVES_MS)
 
     // The tab holding the stream closes: the next one takes over, and no page still open is lost.
     await v10.shift()!.close()
-    expect(await waitForPages(app, { v10: 4, v11: 2 }, { v10: 4, v11: 2 })).toBeLessThan(3000)
+    expect(await waitForPages(app, { v10: 4, v11: 2 }, { v10: 4, v11: 2 })).toBeLessThan(LEAVES_MS)
     await waitForStreams(sidecar().url, app, 1)
   }, 60_000)
 
@@ -118,7 +123,7 @@ describe.skipIf(skipBrowserTests)('pages of one browser', () => {
     const exit = await cli.exited
     expect(exit.code).toBe(0)
     expect(exit.stdout).toBe(`deploy-notify: drained: no open page of app "${app}" runs version "v10"\n`)
-    expect(Date.now() - closed).toBeLessThan(5000)
+    expect(Date.now() - closed).toBeLessThan(LEAVES_MS + 500) // and one --interval
     expect(v11).toHaveLength(2)
   }, 60_000)
 })
