@@ -66,10 +66,12 @@ export function createNotifier(
 
   /** What `deploy` (the sidecar's current one, if known) means for this page, or that its bundle broke. */
   const consider = async (deploy: Deploy | undefined, broken: boolean): Promise<boolean> => {
-    const round = ++rounds
+    // The sidecar's newer word replaces what it said before; a failed file of the build stands,
+    // since only the origin can tell whether another version is live.
+    const round = broken ? rounds : ++rounds
     if (broken || (deploy && deploy.version !== running)) {
       const parts = await load()
-      return round === rounds && !!parts && parts.decide(deploy, broken)
+      return (broken || round === rounds) && !!parts && parts.decide(deploy, broken)
     }
     if (deploy) {
       updates?.withdraw()

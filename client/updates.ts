@@ -52,6 +52,8 @@ export function createUpdates(host: UpdatesHost): Updates {
   let worker: Promise<unknown> | undefined
   let hide = () => {}
   let rounds = 0
+  /** Whether the decision under way is about a failed file of the build. */
+  let brokenCheck = false
   let retry: ReturnType<typeof setTimeout> | undefined
 
   /** Records the update being loaded: never prompt for it again in this tab, and note it after the load. */
@@ -70,14 +72,20 @@ export function createUpdates(host: UpdatesHost): Updates {
       },
     }))
 
-  const stop = () => {
+  const cancel = () => {
     rounds++
     clearTimeout(retry)
+  }
+
+  const stop = () => {
+    cancel()
     hide()
   }
 
+  /** The sidecar or the origin found the page current: it ends a look into an announcement, not into a failed file. */
   const withdraw = () => {
-    stop()
+    if (!brokenCheck) cancel()
+    hide()
     if (update) prompted.delete(update.version)
     update = undefined
   }
@@ -109,8 +117,9 @@ export function createUpdates(host: UpdatesHost): Updates {
    * a page loaded in the deploy window: current.
    */
   const decide = async (deploy: Deploy | undefined, broken: boolean, attempt = 0): Promise<boolean> => {
-    const round = ++rounds
-    clearTimeout(retry)
+    cancel()
+    const round = rounds
+    brokenCheck = broken
     const versionJsonUrl = options.versionUrl ?? defaultVersionUrl()
     const served = await servedVersion(versionJsonUrl)
     if (round !== rounds) return false

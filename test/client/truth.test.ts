@@ -5,6 +5,7 @@ import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   banner,
+  currents,
   reloadButton,
   runningVersion,
   skipBrowserTests,
@@ -169,6 +170,48 @@ describe.skipIf(skipBrowserTests || (!nginxBinary && !process.env.CI))('the bann
     await banner(page).getByText('a real deploy').waitFor({ timeout: 5000 })
     expect((await updates(page)).map((update) => update.reason)).toEqual(['deploy'])
   })
+
+  it.each(['/deploy-notify/client-ui.js', '/version.json'])(
+    'goes on looking into a failed file when a check meanwhile finds the sidecar current (%s slow)',
+    async (slow) => {
+      const app = `truth-overlap-${slow.length}`
+      const entry = '<script type="module" src="/assets/index-overlap.js"></script>'
+      await deploy(build(app, 'v1', entry, { '/assets/index-overlap.js': 'document.body.dataset.started = "yes"\n' }))
+      await notify(sidecar.url, { app, version: 'v1' })
+      const page = await browser.newPage()
+      // The look into the failed file waits at `slow` (the on-demand part, or the origin's answer).
+      let reached!: () => void
+      const waiting = new Promise<void>((resolve) => (reached = resolve))
+      let release!: () => void
+      const released = new Promise<void>((resolve) => (release = resolve))
+      await page.route(`**${slow}`, async (route) => {
+        reached()
+        await released
+        await route.continue()
+      })
+      const warned = page.waitForEvent('console', {
+        predicate: (message) => message.type() === 'warning' && /still serves v1/.test(message.text()),
+        timeout: 15_000,
+      })
+      await page.goto(`${nginx.url}/`)
+      await waitForStreams(sidecar.url, app, 1)
+      // A file of the build's folder that is not there (a lazy script of an older build, say).
+      await page.evaluate(() =>
+        document.head.append(Object.assign(document.createElement('script'), { src: '/assets/gone.js' })),
+      )
+      await waiting
+
+      // Meanwhile the page comes back (a back/forward restore checks at once): the sidecar says v1.
+      const seen = (await currents(page)).length
+      await page.evaluate(() => dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true })))
+      await waitForCurrents(page, seen + 1)
+      release()
+      // Only the origin can say the build is whole; it still serves v1, so nothing shows.
+      await warned
+      expect(await updates(page)).toEqual([])
+      expect(await banner(page).count()).toBe(0)
+    },
+  )
 
   it('a stale chunk: one banner, Reload brings the new version, and no second banner after', async () => {
     const app = 'truth-chunk'
