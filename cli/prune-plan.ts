@@ -36,6 +36,7 @@ const pages = (n: number) => `${n} open page${n === 1 ? '' : 's'}`
 
 export function planPrune({ manifests, status, served, keepFor }: PlanInput): PrunePlan {
   const current = status.current
+  const recorded = new Set(manifests.map((m) => m.version))
   const open = new Map(Object.entries(status.pages.versions).filter(([, n]) => n > 0))
   const kept = new Map<string, string[]>()
   const keep = (version: string, reason: string) => kept.set(version, [...(kept.get(version) ?? []), reason])
@@ -44,14 +45,13 @@ export function planPrune({ manifests, status, served, keepFor }: PlanInput): Pr
   for (const [version, count] of open) {
     if (version !== UNKNOWN_VERSION && version !== OTHER_VERSIONS) keep(version, pages(count))
   }
-  if (keepFor) keepRecent(status.history, manifests, keepFor, keep)
+  if (keepFor) keepRecent(status.history, recorded, keepFor, keep)
   const deployTime = Date.parse(current.time)
   for (const manifest of manifests) {
     // Built after the current deploy was announced: a deploy being copied now, not yet notified.
     if (Date.parse(manifest.time) > deployTime) keep(manifest.version, 'built after the current deploy')
   }
 
-  const recorded = new Set(manifests.map((m) => m.version))
   const unrecorded = [...kept.keys()].filter((version) => !recorded.has(version))
   let blocked: string | undefined
   const unknown = open.get(UNKNOWN_VERSION)
@@ -84,13 +84,11 @@ export function planPrune({ manifests, status, served, keepFor }: PlanInput): Pr
  */
 function keepRecent(
   history: Deploy[],
-  manifests: VersionManifest[],
+  recorded: ReadonlySet<string>,
   { ms, label, now }: NonNullable<PlanInput['keepFor']>,
   keep: (version: string, reason: string) => void,
 ): void {
   const since = now - ms
-  // A version without a manifest here was pruned before (or never stamped): nothing to keep.
-  const recorded = new Set(manifests.map((manifest) => manifest.version))
   // The first is the current deploy, kept as such.
   const recent = new Set(history.slice(0, 1).map((deploy) => deploy.version))
   /** When the deploy above in the list came, which ended this one. */
@@ -106,8 +104,7 @@ function keepRecent(
   const oldest = history.at(-1)
   if (oldest && Date.parse(oldest.time) < since) return
   const known = new Set(history.map((deploy) => deploy.version))
-  for (const manifest of manifests) {
-    if (!known.has(manifest.version))
-      keep(manifest.version, `older than the sidecar's history, which starts within --keep-for ${label}`)
+  for (const version of recorded) {
+    if (!known.has(version)) keep(version, `older than the sidecar's history, which starts within --keep-for ${label}`)
   }
 }
