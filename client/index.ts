@@ -6,7 +6,7 @@
  *   notifier.start()
  */
 import type { Deploy, Update } from './deploy.js'
-import { session, storage } from './memory.js'
+import { memoryKey, session, storage } from './memory.js'
 import { createNotifier as createCore, type Notifier as Core } from './notifier.js'
 import type { NotifierOptions } from './options.js'
 
@@ -24,7 +24,7 @@ export interface Notifier extends Core {
 export function createNotifier(options: NotifierOptions): Notifier {
   const core = createCore(options, () => import('./ui.js'))
   const check = core.check
-  const key = `deploy-notify:${options.app ?? 'default'}`
+  const key = memoryKey(options.app)
   return Object.assign(core, {
     async check(href?: string): Promise<boolean> {
       const outdated = await check()

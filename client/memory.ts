@@ -17,5 +17,8 @@ export const storage = (area: () => Storage, key: string, value?: string): strin
   return null
 }
 
+/** The key a tab remembers an app under; per app, so several notifiers on one page (micro-frontends) keep apart. */
+export const memoryKey = (app = 'default'): string => `deploy-notify:${app}`
+
 /** Where the reload's record for the page it lands on is kept. */
 export const noteKey = (key: string): string => `${key}:note`

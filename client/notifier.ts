@@ -1,6 +1,6 @@
 import { onBrokenBundle } from './broken.js'
 import type { Deploy, Update } from './deploy.js'
-import { noteKey, session, storage } from './memory.js'
+import { memoryKey, noteKey, session, storage } from './memory.js'
 import type { NotifierOptions } from './options.js'
 import type { UI } from './ui.js'
 import type { Updates } from './updates.js'
@@ -43,8 +43,7 @@ export function createNotifier(
   const base = `${options.url.replace(/\/+$/, '')}/`
   const query = `?app=${encodeURIComponent(app)}`
   const sidecarVersionUrl = `${base}version${query}`
-  // Per app, so several notifiers on one page (micro-frontends) keep apart.
-  const key = `deploy-notify:${app}`
+  const key = memoryKey(app)
   // Bad configuration is loud and harmless: one error, no stream, no banner.
   const misconfigured = !running || running === 'undefined'
   let running$ = new AbortController()
