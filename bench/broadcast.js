@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { measure } from './measure.js'
+import { sidecarCli } from './server-process.js'
 import { summarizeRuns } from './summarize.js'
 import { printRatios, printTable } from './report.js'
 import { killAll } from './children.js'
@@ -97,7 +98,6 @@ if (!['auto', 'on', 'off'].includes(values.pin)) throw new Error('--pin must be 
 opts.affinity = planAffinity(values.pin)
 if (opts.perProcess > 15000) throw new Error('--per-process above 15000 risks the 20,000 open-file limit')
 
-const sidecarCli = fileURLToPath(new URL('../dist/cli/cli.js', import.meta.url))
 const bench = (file) => fileURLToPath(new URL(file, import.meta.url))
 const allTargets = [
   { id: 'baseline', name: 'node:http', script: bench('./baseline-server.js'), args: [], protocol: 'sse' },

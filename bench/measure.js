@@ -4,15 +4,13 @@ import { rmSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import WebSocket from 'ws'
+import { now } from './clock.js'
 import { startServer } from './server-process.js'
 import { startClients } from './client-pool.js'
 import { sorted } from './stats.js'
 import { delta, readCounters } from './kernel-counters.js'
-
-const now = () => performance.timeOrigin + performance.now() // wall clock comparable across processes
 
 export async function measure(target, opts) {
   const dataDir = await mkdtemp(join(tmpdir(), 'deploy-notify-bench-'))

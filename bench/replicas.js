@@ -6,31 +6,21 @@
 // Target: every stream receives every event, and p99 with R replicas within 2x one replica's.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createServer, connect } from 'node:net'
-import { performance } from 'node:perf_hooks'
+import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { now } from './clock.js'
 import { killAll, stop, track } from './children.js'
 import { startClients } from './client-pool.js'
 import { notify } from './measure.js'
-import { startServer } from './server-process.js'
+import { freePort, sidecarCli, startServer } from './server-process.js'
 import { sorted, summarize } from './stats.js'
 
 /** Streams one replica may hold here: 90 % of a 20,000 open-file limit, with room to spare. */
 export const MAX_STREAMS_PER_REPLICA = 15000
 
 const token = randomBytes(16).toString('hex')
-const sidecarCli = fileURLToPath(new URL('../dist/cli/cli.js', import.meta.url))
-const now = () => performance.timeOrigin + performance.now()
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
 
 async function startRedis() {
   const port = await freePort()

@@ -12,7 +12,7 @@
 //                          once every stream has dropped and is open again, or at the deadline
 //   close               -> {ok}, then exit
 import net from 'node:net'
-import { performance } from 'node:perf_hooks'
+import { now } from './clock.js'
 
 const BASE_MS = 1000 // as client/stream.ts
 const CAP_MS = 30_000
@@ -20,7 +20,6 @@ const FAILURES_BEFORE_POLLING = 3
 const DEFAULT_RETRY_MS = 3000 // Chromium's reconnection time before a stream sends `retry:`
 const HEAD_END = '\r\n\r\n'
 
-const now = () => performance.timeOrigin + performance.now()
 const reply = (id, body) => process.send({ id, ...body })
 
 let port = 0

@@ -7,31 +7,20 @@ import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { now } from './clock.js'
 import { call } from './ipc.js'
 import { stop, track } from './children.js'
 import { command } from './affinity.js'
 import { notify } from './measure.js'
-import { startServer } from './server-process.js'
+import { freePort, sidecarCli, startServer } from './server-process.js'
 import { percentile, sorted } from './stats.js'
 import { CPU_WINDOW_MS, POLICIES, printRestart } from './restart-report.js'
 
-const sidecarCli = fileURLToPath(new URL('../dist/cli/cli.js', import.meta.url))
 const clientScript = fileURLToPath(new URL('./restart-client.js', import.meta.url))
-const now = () => performance.timeOrigin + performance.now()
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
 
 export async function benchRestart({ streams, policies, retryMs, perProcess, affinity }) {
   const unknown = policies.filter((p) => !(p in POLICIES))

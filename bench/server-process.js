@@ -2,6 +2,7 @@
 // line, and keeps draining its output (a full stdout pipe would block a synchronous logger
 // and distort the measurement).
 import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { call } from './ipc.js'
@@ -9,6 +10,8 @@ import { stop, track } from './children.js'
 import { command } from './affinity.js'
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url))
+/** The built sidecar's command line (`npm run build` first). */
+export const sidecarCli = fileURLToPath(new URL('../dist/cli/cli.js', import.meta.url))
 const probe = pathToFileURL(fileURLToPath(new URL('./probe.js', import.meta.url))).href
 
 // A minute to start: on a machine shared with other work, a pinned sidecar took over 15 s.
@@ -71,3 +74,12 @@ export function startServer({ script, args = [], env, cpus, startTimeoutMs = 600
     })
   })
 }
+
+/** A port free on loopback now, for a server that must be started again on the same port. */
+export const freePort = () =>
+  new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
