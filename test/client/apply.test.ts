@@ -9,14 +9,10 @@ import {
 } from '../helpers/browser.js'
 import { openHiddenCapableTab } from '../helpers/hidden-tab.js'
 import { notify, until } from '../helpers/http.js'
-import { appPage, useAppServers, type ClientTag } from '../helpers/pages.js'
+import { appPage, clientTags, DRAFT_FORM, useAppServers } from '../helpers/pages.js'
 import { useSidecar } from '../helpers/sidecar.js'
 import { versionFile } from './releases.js'
 import { waitForStreams } from './sidecars.js'
-
-/** A form the app saves without leaving the page, as single-page apps do. */
-const FORM = `<form id="draft"><input name="title" aria-label="Title"><button>Save</button></form>
-<script>document.getElementById('draft').addEventListener('submit', (e) => { e.preventDefault(); document.body.dataset.saved = 'yes' })</script>`
 
 /** A router: links change the route in place, unless something already handled the click. */
 const ROUTER = `<nav><a href="/settings">Settings</a></nav><p id="route">home</p>
@@ -31,14 +27,7 @@ describe.skipIf(skipBrowserTests)('apply: auto', () => {
   const serve = useAppServers()
   const sidecar = useSidecar({ RETRY_MS: '200' })
 
-  const client = (app: string, version: string, extra: Partial<ClientTag> = {}): ClientTag => ({
-    src: `${sidecar().url}/client.js`,
-    version,
-    app,
-    apply: 'auto',
-    applySpread: 500,
-    ...extra,
-  })
+  const client = clientTags(() => sidecar().url, { apply: 'auto', applySpread: 500 })
 
   it('reloads a hidden tab within seconds of the deploy, and never prompts', async () => {
     const app = 'apply-hidden'
@@ -69,7 +58,7 @@ describe.skipIf(skipBrowserTests)('apply: auto', () => {
     const app = 'apply-form'
     const site = await serve({
       '/version.json': versionFile('v1'),
-      '/': appPage({ client: client(app, 'v1'), body: FORM }),
+      '/': appPage({ client: client(app, 'v1'), body: DRAFT_FORM }),
     })
     const tab = await openHiddenCapableTab(await browser.browserSession(), `${site.url}/`)
     try {
@@ -79,7 +68,7 @@ describe.skipIf(skipBrowserTests)('apply: auto', () => {
       await tab.evaluate("document.execCommand('insertText', false, 'half a thought')")
       await tab.evaluate("document.querySelector('input').blur()")
 
-      site.setFile('/', appPage({ client: client(app, 'v2'), body: FORM }))
+      site.setFile('/', appPage({ client: client(app, 'v2'), body: DRAFT_FORM }))
 
       site.setFile('/version.json', versionFile('v2'))
       await notify(sidecar().url, { app, version: 'v2' })
@@ -114,13 +103,13 @@ describe.skipIf(skipBrowserTests)('apply: auto', () => {
     const app = 'apply-idle'
     const site = await serve({
       '/version.json': versionFile('v1'),
-      '/': appPage({ client: client(app, 'v1', { applyIdle: 800 }), body: FORM }),
+      '/': appPage({ client: client(app, 'v1', { applyIdle: 800 }), body: DRAFT_FORM }),
     })
     const page = await browser.open(`${site.url}/`)
     await waitForStreams(sidecar().url, app, 1)
     await page.getByRole('textbox', { name: 'Title' }).focus()
 
-    site.setFile('/', appPage({ client: client(app, 'v2', { applyIdle: 800 }), body: FORM }))
+    site.setFile('/', appPage({ client: client(app, 'v2', { applyIdle: 800 }), body: DRAFT_FORM }))
 
     site.setFile('/version.json', versionFile('v2'))
     await notify(sidecar().url, { app, version: 'v2' })

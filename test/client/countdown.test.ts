@@ -11,13 +11,10 @@ import {
   useBrowser,
 } from '../helpers/browser.js'
 import { notify } from '../helpers/http.js'
-import { appPage, useAppServers, type ClientTag } from '../helpers/pages.js'
+import { appPage, clientTags, DRAFT_FORM, useAppServers } from '../helpers/pages.js'
 import { useSidecar } from '../helpers/sidecar.js'
 import { versionFile } from './releases.js'
 import { waitForStreams } from './sidecars.js'
-
-const FORM = `<form id="draft"><input name="title" aria-label="Title"><button>Save</button></form>
-<script>document.getElementById('draft').addEventListener('submit', (e) => { e.preventDefault(); document.body.dataset.saved = 'yes' })</script>`
 
 /** The seconds the banner's countdown shows, or undefined while it waits. */
 async function secondsShown(status: Locator): Promise<number | undefined> {
@@ -32,25 +29,18 @@ describe.skipIf(skipBrowserTests)('a mandatory deploy', () => {
   const serve = useAppServers()
   const sidecar = useSidecar({ RETRY_MS: '200' })
 
-  const client = (app: string, version: string, extra: Partial<ClientTag> = {}): ClientTag => ({
-    src: `${sidecar().url}/client.js`,
-    version,
-    app,
-    applyCountdown: 3000,
-    applySpread: 1,
-    ...extra,
-  })
+  const client = clientTags(() => sidecar().url, { applyCountdown: 3000, applySpread: 1 })
 
   it('counts down in the banner, holds while a field is being edited, and reloads once it is saved', async () => {
     const app = 'countdown-form'
     const site = await serve({
       '/version.json': versionFile('v1'),
-      '/': appPage({ client: client(app, 'v1'), body: FORM }),
+      '/': appPage({ client: client(app, 'v1'), body: DRAFT_FORM }),
     })
     const page = await browser.open(`${site.url}/`)
     await waitForStreams(sidecar().url, app, 1)
 
-    site.setFile('/', appPage({ client: client(app, 'v2'), body: FORM }))
+    site.setFile('/', appPage({ client: client(app, 'v2'), body: DRAFT_FORM }))
 
     site.setFile('/version.json', versionFile('v2'))
     await notify(sidecar().url, { app, version: 'v2', message: 'Security fix', mandatory: true })

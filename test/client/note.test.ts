@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
 import { banner, reloadButton, runningVersion, screenshot, skipBrowserTests, useBrowser } from '../helpers/browser.js'
 import { notify } from '../helpers/http.js'
-import { appPage, useAppServers, type ClientTag } from '../helpers/pages.js'
+import { appPage, clientTags, useAppServers } from '../helpers/pages.js'
 import { useSidecar } from '../helpers/sidecar.js'
 import { versionFile } from './releases.js'
 import { waitForStreams } from './sidecars.js'
@@ -22,7 +22,7 @@ describe.skipIf(skipBrowserTests)('the note after an update', () => {
   const serve = useAppServers()
   const sidecar = useSidecar({ RETRY_MS: '200' })
 
-  const client = (app: string, version: string): ClientTag => ({ src: `${sidecar().url}/client.js`, version, app })
+  const client = clientTags(() => sidecar().url)
 
   it('shows "Updated" with the message and the notes link after Reload, once', async () => {
     const app = 'note-reload'

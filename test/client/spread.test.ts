@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { banner, runningVersion, skipBrowserTests, useBrowser, waitForUpdates } from '../helpers/browser.js'
 import { notify } from '../helpers/http.js'
-import { appPage, useAppServers, type ClientTag } from '../helpers/pages.js'
+import { appPage, clientTags, useAppServers } from '../helpers/pages.js'
 import { useSidecar } from '../helpers/sidecar.js'
 import { versionFile } from './releases.js'
 import { waitForStreams } from './sidecars.js'
@@ -15,14 +15,7 @@ describe.skipIf(skipBrowserTests)('the spread of automatic reloads', () => {
   const serve = useAppServers()
   const sidecar = useSidecar({ RETRY_MS: '200' })
 
-  const client = (app: string, version: string, extra: Partial<ClientTag> = {}): ClientTag => ({
-    src: `${sidecar().url}/client.js`,
-    version,
-    app,
-    apply: 'auto',
-    applyIdle: 300,
-    ...extra,
-  })
+  const client = clientTags(() => sidecar().url, { apply: 'auto', applyIdle: 300 })
 
   it('lets one page wait its turn, then reload by itself', async () => {
     const app = 'spread-turn'

@@ -21,6 +21,24 @@ export interface ClientTag {
   applyCountdown?: number
 }
 
+/**
+ * The client tags of one test file: the sidecar's `client.js` for `app` at `version`, with the
+ * file's `defaults` (an apply mode, short delays) and a test's own `extra`.
+ */
+export const clientTags =
+  (sidecarUrl: () => string, defaults: Partial<ClientTag> = {}) =>
+  (app: string, version: string, extra: Partial<ClientTag> = {}): ClientTag => ({
+    src: `${sidecarUrl()}/client.js`,
+    version,
+    app,
+    ...defaults,
+    ...extra,
+  })
+
+/** A form the app saves without leaving the page, as single-page apps do: the body gets `data-saved="yes"`. */
+export const DRAFT_FORM = `<form id="draft"><input name="title" aria-label="Title"><button>Save</button></form>
+<script>document.getElementById('draft').addEventListener('submit', (e) => { e.preventDefault(); document.body.dataset.saved = 'yes' })</script>`
+
 const escapeAttribute = (value: string): string =>
   value.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;')
 
