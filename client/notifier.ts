@@ -47,8 +47,8 @@ export function createNotifier(
   // Bad configuration is loud and harmless: one error, no stream, no banner.
   const misconfigured = !running || running === 'undefined'
   let running$ = new AbortController()
-  let rounds = 0
-  /** The on-demand part, once loaded. */
+  /** The on-demand part: loading, and once loaded; a load that failed is tried again next time. */
+  let loading: Promise<Updates | undefined> | undefined
   let updates: Updates | undefined
   const said = new Set<string>()
   const sayOnce = (what: string) => {
@@ -58,22 +58,20 @@ export function createNotifier(
 
   // A failure is the browser's to report (the URL that failed); nothing is shown then.
   const load = () =>
-    loadUI().then(
-      (parts) => (updates ??= parts.createUpdates({ version: running, options, key, check, sayOnce })),
-      () => undefined,
-    )
+    (loading ??= loadUI().then(
+      (parts) => (updates = parts.createUpdates({ version: running, options, key, check, sayOnce })),
+      () => (loading = undefined),
+    ))
 
-  /** What `deploy` (the sidecar's current one, if known) means for this page, or that its bundle broke. */
+  /**
+   * What `deploy` (the sidecar's current one, if known) means for this page, or that its bundle
+   * broke. The on-demand part gets the news in the order it came, also while it loads (the
+   * callbacks of one promise run in order), and decides what a later word replaces.
+   */
   const consider = async (deploy: Deploy | undefined, broken: boolean): Promise<boolean> => {
-    // The sidecar's newer word replaces what it said before; a failed file of the build stands,
-    // since only the origin can tell whether another version is live.
-    const round = broken ? rounds : ++rounds
-    if (broken || (deploy && deploy.version !== running)) {
-      const parts = await load()
-      return (broken || round === rounds) && !!parts && parts.decide(deploy, broken)
-    }
+    if (broken || (deploy && deploy.version !== running)) return (await load())?.decide(deploy, broken) ?? false
     if (deploy) {
-      updates?.withdraw()
+      void loading?.then((loaded) => loaded?.withdraw())
       options.onCurrent?.(deploy)
     }
     return false
