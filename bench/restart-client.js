@@ -1,5 +1,5 @@
 // One load-generating process for the restart figure: holds K event streams over raw sockets
-// and, when they drop, reconnects each one as a browser running client/stream.ts would.
+// and, when they drop, reconnects each one as a browser running client/core/stream.ts would.
 //   policy 'hint'    (today's client): a healthy stream that drops is reopened by the
 //                    browser's EventSource after the stream's `retry:` hint, with Last-Event-ID;
 //                    a failed attempt (refused, reset, non-200) is retried by the client after
@@ -14,7 +14,7 @@
 import net from 'node:net'
 import { now } from './clock.js'
 
-const BASE_MS = 1000 // as client/stream.ts
+const BASE_MS = 1000 // as client/core/stream.ts
 const CAP_MS = 30_000
 const FAILURES_BEFORE_POLLING = 3
 const DEFAULT_RETRY_MS = 3000 // Chromium's reconnection time before a stream sends `retry:`

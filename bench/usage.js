@@ -14,7 +14,7 @@ memory per stream, delivery latency, CPU per broadcast and missed deliveries.
   --pin auto|on|off  server on CPU 0, clients and driver on the others (default auto)
 
 Restart storm (--restart): N sidecar streams whose load client reconnects as a browser
-running client/stream.ts does (the retry hint after a healthy stream, then full-jitter
+running client/core/stream.ts does (the retry hint after a healthy stream, then full-jitter
 backoff); SIGTERM the sidecar, start it again on the same port, and report how long until
 every stream is back, failed attempts, and the sidecar's peak CPU while they return.
   --restart          run it (with --streams, default 10000; --pin as above)

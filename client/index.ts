@@ -5,10 +5,10 @@
  *   const notifier = createNotifier({ url: 'https://sidecar.example', version: import.meta.env.DEPLOY_NOTIFY_VERSION })
  *   notifier.start()
  */
-import type { Deploy, Update } from './deploy.js'
-import { memoryKey, session, storage } from './memory.js'
-import { createNotifier as createCore, type Notifier as Core } from './notifier.js'
-import type { NotifierOptions } from './options.js'
+import type { Deploy, Update } from './core/deploy.js'
+import { memoryKey, session, storage } from './core/memory.js'
+import { createNotifier as createCore, type Notifier as Core } from './core/notifier.js'
+import type { NotifierOptions } from './core/options.js'
 
 export interface Notifier extends Core {
   /**
@@ -22,7 +22,7 @@ export interface Notifier extends Core {
 
 /** Creates the notifier; the banner is part of this module (your bundler may split it off). */
 export function createNotifier(options: NotifierOptions): Notifier {
-  const core = createCore(options, () => import('./ui.js'))
+  const core = createCore(options, () => import('./on-demand/ui.js'))
   const check = core.check
   const key = memoryKey(options.app)
   return Object.assign(core, {
@@ -40,7 +40,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
 }
 
 export type { NotifierOptions }
-export type { Deploy, Position, Texts, Update } from './deploy.js'
+export type { Deploy, Position, Texts, Update } from './core/deploy.js'
 
 // What the classic script (and so a page with both) dispatches on `window`.
 declare global {

@@ -17,8 +17,8 @@ const BUDGET_BYTES = 2355
 const outdir = 'dist/client'
 const common = { bundle: true, minify: true, target: 'es2020', legalComments: 'none', logLevel: 'warning' }
 
-await build({ ...common, entryPoints: ['client/script.ts'], format: 'iife', outfile: `${outdir}/client.js` })
-await build({ ...common, entryPoints: ['client/ui.ts'], format: 'esm', outfile: `${outdir}/client-ui.js` })
+await build({ ...common, entryPoints: ['client/core/script.ts'], format: 'iife', outfile: `${outdir}/client.js` })
+await build({ ...common, entryPoints: ['client/on-demand/ui.ts'], format: 'esm', outfile: `${outdir}/client-ui.js` })
 await build({ ...common, entryPoints: ['client/index.ts'], format: 'esm', outfile: `${outdir}/index.js` })
 // The status page's script, which the sidecar inlines into the page under a CSP hash.
 await build({
@@ -32,14 +32,14 @@ const FRAMEWORKS = ['vue', 'vue-router', 'react', 'react-router']
 const clientModule = {
   name: 'client-module',
   setup(build) {
-    build.onResolve({ filter: /^\.\/index\.js$/ }, () => ({ path: './index.js', external: true }))
+    build.onResolve({ filter: /^\.\.\/index\.js$/ }, () => ({ path: '../index.js', external: true }))
   },
 }
 await build({
   ...common,
-  entryPoints: ['client/vue.ts', 'client/react.ts', 'client/react-router.ts'],
+  entryPoints: ['client/frameworks/vue.ts', 'client/frameworks/react.ts', 'client/frameworks/react-router.ts'],
   format: 'esm',
-  outdir,
+  outdir: `${outdir}/frameworks`,
   external: FRAMEWORKS,
   plugins: [clientModule],
 })

@@ -75,9 +75,9 @@ describe('the packed package', () => {
     )
     for (const entry of [
       'client/index',
-      'client/vue',
-      'client/react',
-      'client/react-router',
+      'client/frameworks/vue',
+      'client/frameworks/react',
+      'client/frameworks/react-router',
       'build-time/vite-plugin',
       'build-time/webpack-plugin',
     ]) {

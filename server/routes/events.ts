@@ -31,7 +31,7 @@ export async function eventsRoutes(
   const versionFrame = (deploy: Deploy, known: boolean): Buffer => {
     let frames = versionFrames.get(deploy)
     if (!frames) {
-      // The page tells a deploy window from a lagging CDN by it (client/notifier.ts).
+      // The page tells a deploy window from a lagging CDN by it (client/core/notifier.ts).
       const unknownVersion: Deploy & { unknownVersion: true } = { ...deploy, unknownVersion: true }
       frames = { known: eventFrame('version', deploy), unknown: eventFrame('version', unknownVersion) }
       versionFrames.set(deploy, frames)

@@ -10,7 +10,7 @@ import { waitForStreams } from './sidecars.js'
 
 type Counts = Record<string, number>
 
-/** How soon a closed tab leaves the count: its goodbye, or else three missed roll calls (client/tabs.ts). */
+/** How soon a closed tab leaves the count: its goodbye, or else three missed roll calls (client/core/tabs.ts). */
 const LEAVES_MS = 7000
 
 const same = (a: Counts, b: Counts): boolean =>

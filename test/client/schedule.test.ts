@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { applyDelay, CountdownClock } from '../../client/schedule.js'
+import { applyDelay, CountdownClock } from '../../client/on-demand/schedule.js'
 import { spreadFigure } from './reload-spread.js'
 
 // The client's own scheduling code, run in Node: a page's turn, and a mandatory countdown.

@@ -1,6 +1,6 @@
 import type { ApplyTexts } from './apply-texts.js'
 import { showBanner } from './banner.js'
-import type { BannerOptions, Deploy, Texts } from './deploy.js'
+import type { BannerOptions, Deploy, Texts } from '../core/deploy.js'
 
 /**
  * The "What's new" link of a deploy, or undefined unless `notesUrl` is an http(s) URL (a

@@ -3,7 +3,7 @@
  * page is out of date, and if it is, load the target in full instead, since the old bundle
  * cannot load the new route's chunks. Shared by `deploy-notify/vue` and `deploy-notify/react-router`.
  */
-import type { Notifier } from './notifier.js'
+import type { Notifier } from '../core/notifier.js'
 
 export interface NavigationCheckOptions {
   /** How long a navigation waits for the check (ms) before it proceeds as if the page were current. Default 2000. */

@@ -1,4 +1,4 @@
-import type { BannerOptions, Update } from './deploy.js'
+import type { BannerOptions, Update } from '../core/deploy.js'
 import { textsFor } from './texts.js'
 
 // `all: initial` stops the page's inherited styles at the shadow boundary (custom properties

@@ -5,7 +5,7 @@
  */
 import { applyTextsFor, type ApplyTexts } from './apply-texts.js'
 import { showBanner } from './banner.js'
-import type { BannerOptions, Deploy, Texts, Update } from './deploy.js'
+import type { BannerOptions, Deploy, Texts, Update } from '../core/deploy.js'
 import { watchIdle } from './idle.js'
 import { appLinkTarget } from './links.js'
 import { notesLink, showNote } from './note.js'

@@ -7,13 +7,13 @@
 import { computed, onMounted, onScopeDispose, shallowRef, type ComputedRef } from 'vue'
 import type { Router } from 'vue-router'
 import { checkBeforeNavigation, type NavigationCheckOptions } from './navigation.js'
-import type { Deploy, Notifier, Update } from './index.js'
+import type { Deploy, Notifier, Update } from '../index.js'
 import type { WatchedNotifier } from './notifier-state.js'
 
 export { createWatchedNotifier as createNotifier } from './notifier-state.js'
 export type { NotifierState, WatchedNotifier } from './notifier-state.js'
 export type { NavigationCheckOptions } from './navigation.js'
-export type { Deploy, NotifierOptions, Update } from './index.js'
+export type { Deploy, NotifierOptions, Update } from '../index.js'
 
 export interface DeployNotifyRefs {
   /** The update to offer: the deploy (version, message) and why; undefined when there is none. */

@@ -2,8 +2,8 @@ import { onBrokenBundle } from './broken.js'
 import type { Deploy, Update } from './deploy.js'
 import { memoryKey, noteKey, session, storage } from './memory.js'
 import type { NotifierOptions } from './options.js'
-import type { UI } from './ui.js'
-import type { Updates } from './updates.js'
+import type { UI } from '../on-demand/ui.js'
+import type { Updates } from '../on-demand/updates.js'
 import { onReturn } from './returns.js'
 import { fetchVersion, openStream } from './stream.js'
 import { shareAcrossTabs } from './tabs.js'
@@ -31,7 +31,7 @@ export interface Notifier {
 /**
  * The client's core, which every page loads: it follows the app (the stream shared by the tabs,
  * checks on return and on broken chunks) and tells current from not. Anything else loads with
- * `loadUI` once another version may be live (client/updates.ts). `named` is how the page set
+ * `loadUI` once another version may be live (client/on-demand/updates.ts). `named` is how the page set
  * the version, for the error when it is missing.
  */
 export function createNotifier(

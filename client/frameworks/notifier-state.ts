@@ -3,7 +3,7 @@
  * It is created inert, so a module may create it at its top level and be imported during
  * server-side rendering; the real notifier is made on the first `start()` or `check()` in a browser.
  */
-import { createNotifier, type Deploy, type Notifier, type NotifierOptions, type Update } from './index.js'
+import { createNotifier, type Deploy, type Notifier, type NotifierOptions, type Update } from '../index.js'
 
 /** What the page knows: an update to offer, or the deploy a check found the page running; at most one of the two. */
 export interface NotifierState {

@@ -7,7 +7,7 @@
  * acts on an update (the origin check, the banner, Reload) loads on demand from `client-ui.js`
  * beside it.
  */
-import type { UI } from './ui.js'
+import type { UI } from '../on-demand/ui.js'
 import { createNotifier } from './notifier.js'
 import type { NotifierOptions } from './options.js'
 

@@ -6,9 +6,9 @@
  */
 import { startApply, type ApplyPolicy } from './apply.js'
 import { showBanner } from './banner.js'
-import type { Deploy, Update } from './deploy.js'
-import { local, noteKey, session, storage } from './memory.js'
-import type { NotifierOptions } from './options.js'
+import type { Deploy, Update } from '../core/deploy.js'
+import { local, noteKey, session, storage } from '../core/memory.js'
+import type { NotifierOptions } from '../core/options.js'
 import { defaultVersionUrl, servedVersion } from './origin.js'
 import { reloadPage, updateWorker } from './reload.js'
 
@@ -20,7 +20,7 @@ export interface UpdatesHost {
   /** The version this page runs. */
   version: string
   options: NotifierOptions
-  /** `deploy-notify:<app>`, under which the tab remembers (client/memory.ts). */
+  /** `deploy-notify:<app>`, under which the tab remembers (client/core/memory.ts). */
   key: string
   /** The notifier's check, for the update's `check()`. */
   check: () => Promise<boolean>

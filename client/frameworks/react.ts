@@ -7,12 +7,12 @@
  * can use the hook.
  */
 import { useEffect, useSyncExternalStore } from 'react'
-import type { Deploy, Update } from './index.js'
+import type { Deploy, Update } from '../index.js'
 import type { NotifierState, WatchedNotifier } from './notifier-state.js'
 
 export { createWatchedNotifier as createNotifier } from './notifier-state.js'
 export type { NotifierState, WatchedNotifier } from './notifier-state.js'
-export type { Deploy, NotifierOptions, Update } from './index.js'
+export type { Deploy, NotifierOptions, Update } from '../index.js'
 
 export interface DeployNotifyState {
   /** The update to offer: the deploy (version, message) and why; undefined when there is none. */

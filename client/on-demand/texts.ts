@@ -1,4 +1,4 @@
-import type { Texts } from './deploy.js'
+import type { Texts } from '../core/deploy.js'
 
 const builtIn: Record<string, Texts> = {
   en: { message: 'A new version is available.', reload: 'Reload', later: 'Later' },

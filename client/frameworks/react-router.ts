@@ -9,7 +9,7 @@
 import { createElement, useContext, useEffect, useRef, type ReactElement } from 'react'
 import { NavigationType, UNSAFE_DataRouterContext, useBlocker, useLocation, type Blocker } from 'react-router'
 import { checkBeforeNavigation, type NavigationCheckOptions } from './navigation.js'
-import type { Notifier } from './index.js'
+import type { Notifier } from '../index.js'
 
 export type { NavigationCheckOptions } from './navigation.js'
 

@@ -1,5 +1,5 @@
-import type { ApplyOptions } from './apply.js'
-import type { ApplyTexts } from './apply-texts.js'
+import type { ApplyOptions } from '../on-demand/apply.js'
+import type { ApplyTexts } from '../on-demand/apply-texts.js'
 import type { Deploy, Position, Texts, Update } from './deploy.js'
 
 /** The notifier's options: the module's `createNotifier`, and the script tag's `data-*` attributes by the same names. */
