@@ -9,7 +9,7 @@ import { getJson } from './helpers/http.js'
 import { CLI, type Exit } from './helpers/process.js'
 import { startTestSidecar, TOKEN, type TestSidecar } from './helpers/sidecar.js'
 
-// README's CI recipes are examples/ci/*.yml, included verbatim. Their deploy-notify steps run
+// The CI recipes of docs/build-and-ci.md are examples/ci/*.yml, included verbatim. Their deploy-notify steps run
 // here as the CI runs them: in bash, in the checkout, with only the variables that CI provides,
 // `npx deploy-notify` from the app's node_modules, against a live sidecar.
 const REPO = fileURLToPath(new URL('../', import.meta.url))
@@ -234,13 +234,13 @@ describe('the CI recipes', () => {
     await expectDeployed('8d2e4f6a')
   })
 
-  it('README shows each recipe verbatim', async () => {
-    const readme = await readFile(join(REPO, 'README.md'), 'utf8')
+  it('docs/build-and-ci.md shows each recipe verbatim', async () => {
+    const page = await readFile(join(REPO, 'docs', 'build-and-ci.md'), 'utf8')
     for (const name of ['github-actions.yml', 'gitlab-ci.yml']) {
       const recipe = await readFile(join(RECIPES, name), 'utf8')
       expect(
-        readme.includes(`\`\`\`yaml\n${recipe}\`\`\``),
-        `README.md must include examples/ci/${name} verbatim in a yaml block`,
+        page.includes(`\`\`\`yaml\n${recipe}\`\`\``),
+        `docs/build-and-ci.md must include examples/ci/${name} verbatim in a yaml block`,
       ).toBe(true)
     }
   })

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 const read = (path: string) => readFile(new URL(`../${path}`, import.meta.url), 'utf8')
 
 /**
- * README's framework snippets are the files of the apps that test/vue-router.test.ts and
+ * The framework snippets of docs/frameworks.md are the files of the apps that test/vue-router.test.ts and
  * test/react-router.test.ts build and drive in Chromium: a snippet users copy must be code
  * that ran.
  */
@@ -16,10 +16,10 @@ const SNIPPETS = [
   'test/fixtures/react-app/src/UpdatePrompt.tsx',
 ]
 
-describe('README', () => {
+describe('docs/frameworks.md', () => {
   it.each(SNIPPETS)('shows %s verbatim', async (path) => {
-    const [readme, source] = await Promise.all([read('README.md'), read(path)])
-    expect(readme).toContain(source.trim())
+    const [page, source] = await Promise.all([read('docs/frameworks.md'), read(path)])
+    expect(page).toContain(source.trim())
   })
 
   it('shows the React notifier as the Vue one, but for the import', async () => {
