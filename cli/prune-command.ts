@@ -25,7 +25,8 @@ though its lazy chunks are still to load); every file a kept version lists;
 index.html and version.json; any file no manifest lists, or whose content is not what an old
 build recorded; anything behind a symlink. Nothing at all is deleted while a page reports no
 version, the sidecar sums versions as "other", a kept version has no manifest, or a manifest
-cannot be read. The manifests of deleted versions go last.
+cannot be read; and prune refuses (exit ${EXIT.refused}) while the sidecar's counts of open pages are
+incomplete (a replica stopped reporting). The manifests of deleted versions go last.
 
   --dir DIR   the web root (what nginx serves)
   --url URL   the sidecar's base URL, path prefix included (/status is appended)
@@ -37,7 +38,8 @@ cannot be read. The manifests of deleted versions go last.
 Exit codes:
   ${EXIT.done}  done (also when nothing could be deleted; the output says why)
   ${EXIT.refused}  refused: DIR holds no readable manifests or version.json, the sidecar knows no
-     such app or no current version, or a file could not be deleted
+     such app or no current version, its counts of open pages are incomplete, or a file could
+     not be deleted
   ${EXIT.usage}  usage error
   ${EXIT.unreachable}  unreachable: no answer from the sidecar (nothing was deleted)
 `
@@ -131,6 +133,11 @@ async function appStatus(endpoint: URL, app: string): Promise<Parameters<typeof 
   const entry: AppStatus | undefined = Object.hasOwn(answer.status.apps, app) ? answer.status.apps[app] : undefined
   if (entry === undefined) throw new Refusal(`the sidecar knows no app "${app}" (no deploy, no open page): check --app`)
   if (entry.current === null) throw new Refusal(`app "${app}" has no current version yet: notify the deploy first`)
+  // Pages the sidecar cannot count now may run any version.
+  if (entry.pagesComplete === false)
+    throw new Refusal(
+      `the sidecar's counts of open pages of app "${app}" are incomplete (${entry.pagesIncomplete ?? 'no reason given'}), so any version may still be open; try again in a minute`,
+    )
   return { ...entry, current: entry.current }
 }
 

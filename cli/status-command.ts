@@ -7,7 +7,8 @@ export const statusHelp = `Usage: deploy-notify status --url URL [--app NAME] [-
 
 Shows what the sidecar's /status says: for each app, the current version, how long ago it was
 deployed, and how many pages are open, in total and by the version they run. Every open tab is
-a page, also the tabs that share one stream to the sidecar.
+a page, also the tabs that share one stream to the sidecar. Counts that may miss pages (a
+replica stopped reporting) are marked "incomplete", with why, below the table.
 
   --url URL   the sidecar's base URL, path prefix included (/status is appended)
   --app NAME  only this app
@@ -82,6 +83,11 @@ export async function status(args: string[], _env: NodeJS.ProcessEnv): Promise<n
   }
   const rows = names.map((name) => appRow(name, selected[name] ?? emptyApp, Date.parse(time)))
   process.stdout.write(table([['APP', 'VERSION', 'DEPLOYED', 'PAGES', 'BY VERSION'], ...rows]))
+  for (const name of names) {
+    const app = selected[name]
+    if (app?.pagesComplete === false)
+      process.stdout.write(`${name}: the page counts are incomplete: ${app.pagesIncomplete ?? 'no reason given'}\n`)
+  }
   return EXIT.done
 }
 
@@ -104,7 +110,8 @@ function appRow(name: string, app: AppStatus, now: number): string[] {
     .map(([version, count]) => `${version}: ${count}`)
     .join(', ')
   const deployed = current ? ago(now - Date.parse(current.time)) : '-'
-  return [name, current?.version ?? '-', deployed, String(pages.total), byVersion]
+  const total = app.pagesComplete === false ? `${pages.total} (incomplete)` : String(pages.total)
+  return [name, current?.version ?? '-', deployed, total, byVersion]
 }
 
 /** "45s ago", "12m ago", "3h 20m ago", "4d ago": the sidecar's clock on both ends, so no skew. */

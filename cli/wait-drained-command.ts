@@ -25,7 +25,8 @@ of it, is retried until --timeout.
 
 Pages that report no version count as "unknown": not V, but old for --all-old. Past the 20
 most-run versions of an app the sidecar counts the rest as "other"; while V is not listed by
-name, those pages may run it, so they keep the wait going.
+name, those pages may run it, so they keep the wait going. So do counts the sidecar marks
+incomplete (a replica stopped reporting): the wait goes on until they are complete again.
 
 Exit codes:
   ${EXIT.done}  drained: no open page runs it
@@ -133,6 +134,10 @@ function findHoldouts(app: AppStatus, target: Target): Holdouts {
   const { current } = app
   const pages = (n: number) => `${n} open page${n === 1 ? '' : 's'}`
   const run = (n: number) => (n === 1 ? 'runs' : 'run')
+  if (app.pagesComplete === false) {
+    const why = app.pagesIncomplete ?? 'no reason given'
+    return { count: Number.POSITIVE_INFINITY, description: `the counts of open pages are incomplete (${why})` }
+  }
   const versions = Object.entries(openPages(app).versions)
   if ('version' in target) {
     const named = versions.find(([v]) => v === target.version)?.[1]

@@ -19,6 +19,11 @@ export const MAX_VERSIONS_PER_STREAM = 20
 export const MAX_PAGES_LENGTH = 3000
 /** Where the pages of tabs whose version breaks the version rule are counted. */
 export const UNKNOWN_VERSION = 'unknown'
+/**
+ * Where pages past a cap are counted: versions not named, which may be any version (so
+ * `prune` deletes nothing and `wait-drained` keeps waiting while there are such pages).
+ */
+export const OTHER_VERSIONS = 'other'
 
 /**
  * `tabs`: the random id the tabs of one browser share for one app. A stream opened with it
@@ -36,9 +41,11 @@ export const pagesField = {
 
 /**
  * Open pages by version, read from a `pages` value, or undefined when it is not an object of
- * counts. Bounded rather than refused: a version that breaks the version rule (another tab's
- * broken stamp) counts as `unknown`, and past `MAX_VERSIONS_PER_STREAM` versions or
- * `MAX_PAGES_PER_STREAM` pages the smallest counts are left out. When in doubt, count.
+ * counts. Bounded rather than refused, and no version with a page is ever left out: a version
+ * that breaks the version rule (another tab's broken stamp) counts as `unknown`; past
+ * `MAX_VERSIONS_PER_STREAM` versions the least-run are summed as `other`; past
+ * `MAX_PAGES_PER_STREAM` pages the largest counts are cut, never one below a page. When in
+ * doubt, count.
  */
 export function readPages(text: string): Map<string, number> | undefined {
   let value: unknown
@@ -55,13 +62,22 @@ export function readPages(text: string): Map<string, number> | undefined {
     claimed.set(name, (claimed.get(name) ?? 0) + (count as number))
   }
   if (claimed.size === 0) return undefined
+  // Most-run first; ties by name, so a reopened stream counts the same versions by name.
+  const sorted = [...claimed].sort(([a, m], [b, n]) => n - m || (a < b ? -1 : a > b ? 1 : 0))
+  const named = sorted.filter(([version]) => version !== OTHER_VERSIONS)
+  const fits = claimed.size <= MAX_VERSIONS_PER_STREAM
+  const kept = fits ? sorted : named.slice(0, MAX_VERSIONS_PER_STREAM - 1)
+  const rest = fits ? 0 : sorted.reduce((sum, [, n]) => sum + n, 0) - kept.reduce((sum, [, n]) => sum + n, 0)
+  const bounded = rest > 0 ? [...kept, [OTHER_VERSIONS, rest] as [string, number]] : kept
+  // The page cap, smallest counts first: each keeps its count while an even share of what is
+  // left allows, and at least one page, so only the largest counts are cut.
   const pages = new Map<string, number>()
-  let total = 0
-  for (const [version, count] of [...claimed].sort(([, a], [, b]) => b - a)) {
-    if (pages.size === MAX_VERSIONS_PER_STREAM || total === MAX_PAGES_PER_STREAM) break
-    const counted = Math.min(count, MAX_PAGES_PER_STREAM - total)
+  let left = MAX_PAGES_PER_STREAM
+  const ascending = bounded.sort(([, a], [, b]) => a - b)
+  for (const [i, [version, count]] of ascending.entries()) {
+    const counted = Math.min(count, Math.max(1, Math.floor(left / (ascending.length - i))))
     pages.set(version, counted)
-    total += counted
+    left -= counted
   }
   return pages
 }

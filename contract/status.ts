@@ -21,6 +21,15 @@ export interface AppStatus {
   history: Deploy[]
   /** Open pages: every tab, also those that share their browser's one stream. */
   pages: { total: number; versions: VersionCounts }
+  /**
+   * False when `pages` may miss open pages: a replica stopped reporting (cut off from Redis,
+   * hung, killed) and its pages may not have moved yet, or this replica cannot read the others'
+   * counts. Never a reason to take a count as zero: `prune` deletes nothing and `wait-drained`
+   * keeps waiting while it is false. Always sent; absent only from sidecars older than this field.
+   */
+  pagesComplete?: boolean
+  /** Why `pagesComplete` is false ("replica web-1/42/9f3a stopped reporting 4 s ago"); absent when it is true. */
+  pagesIncomplete?: string
   /** The same numbers as `pages`, under the name of deploy-notify 0.1; read `pages`. */
   streams: { total: number; versions: VersionCounts }
   /** Oldest first, one per `SAMPLE_INTERVAL_MS` over the last `SAMPLE_WINDOW_MS`. */

@@ -21,11 +21,13 @@ import { statusRoutes } from './routes/status.js'
 import { versionRoutes } from './routes/version.js'
 import { schemaErrorFormatter } from './schema-errors.js'
 import { VersionSampler } from './status.js'
-import type { Store } from './store/store.js'
+import { LET_GO_MS, type Store } from './store/store.js'
 import { EventStreams } from './streams.js'
 
 /** How long closing waits for requests in flight before it closes every connection. */
 const CLOSE_GRACE_MS = 2000
+/** How often the app asks the store whether this replica is cut off from the others. */
+const ISOLATION_CHECK_MS = 500
 
 export interface AppOptions {
   config: Config
@@ -73,6 +75,19 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
   // Open pages over every process sharing the store (replicas), for /status.
   const counts = store.streamCounts(pageCounts)
   const sampler = new VersionSampler(counts)
+  // A replica cut off from the others lets go of its pages, so they are counted where they land
+  // (the other replicas count on it: `keptForMs` in store/redis-counts.ts); /events refuses meanwhile.
+  let isolated = false
+  const isolation = setInterval(() => {
+    const why = store.isolated()
+    if (why !== undefined && !isolated) {
+      app.log.warn(
+        `${why}: ending this replica's ${hub.size} streams within ${LET_GO_MS / 1000} s, so their pages move to replicas that count them`,
+      )
+      hub.letGo(LET_GO_MS)
+    }
+    isolated = why !== undefined
+  }, ISOLATION_CHECK_MS).unref()
   store.onChange((deploy) => {
     const start = process.hrtime.bigint()
     try {
@@ -110,8 +125,9 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
   })
   app.addHook('onClose', async () => {
     clearTimeout(forceClose)
+    clearInterval(isolation)
     sampler.close()
-    counts.close()
+    await counts.close()
     pageCounts.close()
   })
 

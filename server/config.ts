@@ -12,6 +12,8 @@ export interface Config {
   retryMs: number
   dataDir: string
   redisUrl: string | undefined
+  /** How long a Redis command may take before the link counts as hung (503, streams let go). */
+  redisCommandTimeoutMs: number
   maxConnections: number
   /** How long a client has to send its request, from connecting or from its first byte. */
   requestTimeoutMs: number
@@ -112,6 +114,8 @@ const settings = {
   RETRY_MS: { parse: integer(100, 3_600_000), fallback: () => 3000, key: 'retryMs' },
   DATA_DIR: { parse: text, fallback: () => './data', key: 'dataDir' },
   REDIS_URL: { parse: redisUrl, fallback: () => undefined, key: 'redisUrl' },
+  // Redis answers in a millisecond; seconds without an answer is a hung server or a dead link.
+  REDIS_COMMAND_TIMEOUT_MS: { parse: integer(200, 60_000), fallback: () => 3000, key: 'redisCommandTimeoutMs' },
   MAX_CONNECTIONS: { parse: integer(1, 10_000_000), fallback: () => defaultMaxConnections(), key: 'maxConnections' },
   // A request head is one packet; a notify body is at most 16 KiB. Ten seconds is plenty for both.
   REQUEST_TIMEOUT_MS: { parse: integer(1000, 3_600_000), fallback: () => 10_000, key: 'requestTimeoutMs' },

@@ -22,6 +22,12 @@ export const ClientNotBuiltError = createError(
 )
 /** Thrown by a store's `publish` when the deploy could not be made durable; nothing changed. */
 export const StoreUnavailableError = createError('DN_ERR_STORE_UNAVAILABLE', 'the deploy was not stored: %s', 503)
+/** A replica cut off from Redis takes no stream: its pages would be counted nowhere. */
+export const CutOffError = createError(
+  'DN_ERR_STORE_UNAVAILABLE',
+  'this replica is cut off from Redis (%s); retry, another replica takes the stream',
+  503,
+)
 export const ShuttingDownError = createError(
   'DN_ERR_SHUTTING_DOWN',
   'this sidecar is shutting down; retry, another replica or its restart will answer',

@@ -45,6 +45,11 @@ export class Hub {
     return this.#streams.add(socket, app, firstBytes, onClose)
   }
 
+  /** Ends every `/events` stream within `ms`, spread out (`StreamGroup.endWithin`). */
+  letGo(ms: number): void {
+    this.#streams.endWithin(ms)
+  }
+
   /** Encodes the deploy once and writes that buffer to every stream of its app. */
   broadcast(deploy: Deploy): number {
     if (this.#streams.count(deploy.app) === 0) return 0

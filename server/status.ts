@@ -1,3 +1,4 @@
+import { OTHER_VERSIONS } from '../contract/pages.js'
 import type { AppStatus, Sample, Status, VersionCounts } from '../contract/status.js'
 import type { Store, StreamCounts } from './store/store.js'
 
@@ -7,7 +8,7 @@ import type { Store, StreamCounts } from './store/store.js'
  * hostile client would grow every sample and every scrape.
  */
 export const MAX_VERSIONS = 20
-export const OTHER_VERSIONS = 'other'
+export { OTHER_VERSIONS }
 
 /** How often the sampler records each app's open pages by version, and for how long. */
 export const SAMPLE_INTERVAL_MS = 10_000
@@ -101,7 +102,16 @@ export function statusSnapshot(
   for (const app of counts.apps()) names.add(app)
   const apps = [...names].sort().map((app): [string, AppStatus] => {
     const pages = { total: total(counts.versions(app)), versions: boundedVersions(counts.versions(app)) }
-    const entry = { current: store.current(app) ?? null, history: store.history(app), pages, streams: pages }
+    const incomplete = counts.incomplete?.(app)
+    const complete =
+      incomplete === undefined ? { pagesComplete: true } : { pagesComplete: false, pagesIncomplete: incomplete }
+    const entry = {
+      current: store.current(app) ?? null,
+      history: store.history(app),
+      pages,
+      ...complete,
+      streams: pages,
+    }
     return [app, { ...entry, samples: sampler.samples(app) }]
   })
   return { apps: Object.fromEntries(apps), time: now.toISOString() }

@@ -226,6 +226,16 @@ export class StreamGroup {
     }
   }
 
+  /**
+   * Ends every stream of this group at a random moment within `ms`, so their clients reconnect
+   * spread out (to another replica, when this one cannot count them).
+   */
+  endWithin(ms: number): void {
+    for (const streams of this.#topics.values()) {
+      for (const stream of streams) setTimeout(() => endStream(stream.socket), Math.random() * ms).unref()
+    }
+  }
+
   /** @internal: the registry forgets a closed stream. */
   forget(stream: Stream): void {
     const streams = this.#topics.get(stream.topic)

@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { connect } from 'node:net'
-import { notify, until } from './helpers/http.js'
+import { getJson, notify, until } from './helpers/http.js'
 import { runCli, spawnSidecar, type SidecarProcess } from './helpers/process.js'
 import { openRawStreams } from './helpers/raw-streams.js'
 import { TOKEN } from './helpers/sidecar.js'
@@ -152,6 +152,51 @@ describe('the sidecar process', () => {
     expect(exit.stderr.split('\n')).toHaveLength(2) // one line, no stack
     // The first one goes on serving, its state untouched.
     expect((await notify(first.url, { app: 'web', version: 'v1' })).status).toBe(202)
+  })
+
+  it('never takes DATA_DIR from a stopped holder, however old its lock (SIGSTOP): the second is refused, the first resumes', async () => {
+    const first = await spawn()
+    expect((await notify(first.url, { app: 'web', version: 'v1' })).status).toBe(202)
+    const lock = join(dataDir, 'sidecar.lock')
+    first.child.kill('SIGSTOP')
+    try {
+      // As after a long pause (a frozen VM or container): no heartbeat for a minute.
+      const past = new Date(Date.now() - 60_000)
+      await utimes(lock, past, past)
+      const exit = await runCli(['serve'], { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, NOTIFY_TOKEN: TOKEN })
+      expect(exit.code).toBe(1)
+      expect(exit.stderr).toMatch(
+        new RegExp(
+          `is in use by the sidecar with PID ${first.child.pid} on .*That process is running \\(perhaps stopped`,
+        ),
+      )
+    } finally {
+      first.child.kill('SIGCONT')
+    }
+    // The one writer goes on: its acknowledged deploys are all in the state file.
+    expect((await notify(first.url, { app: 'web', version: 'v2' })).json).toMatchObject({ id: '2' })
+    const state = JSON.parse(await readFile(join(dataDir, 'state.json'), 'utf8')) as { apps: Record<string, unknown> }
+    expect(state.apps.web).toMatchObject({ version: 'v2', id: '2' })
+    expect(JSON.parse(await readFile(lock, 'utf8'))).toMatchObject({ pid: first.child.pid })
+  })
+
+  it('stores nothing more once its lock names another sidecar, and leaves that lock in place when it stops', async () => {
+    const first = await spawn()
+    expect((await notify(first.url, { app: 'web', version: 'v1' })).status).toBe(202)
+    // Taken over from elsewhere (a sidecar on another host sharing the folder).
+    const lock = join(dataDir, 'sidecar.lock')
+    const other = `${JSON.stringify({ pid: 4242, host: 'another-host', nonce: 'theirs' })}\n`
+    await writeFile(lock, other)
+    const refused = await notify(first.url, { app: 'web', version: 'v2' })
+    expect(refused.status).toBe(503)
+    expect(String(refused.json.message)).toMatch(/now names the sidecar with PID 4242 on another-host, not this one/)
+    expect((await getJson(`${first.url}/healthz`)).status).toBe(503)
+    const state = JSON.parse(await readFile(join(dataDir, 'state.json'), 'utf8')) as { apps: Record<string, unknown> }
+    expect(state.apps.web).toMatchObject({ version: 'v1' })
+
+    first.child.kill('SIGTERM')
+    expect((await first.exited).code).toBe(0)
+    expect(await readFile(lock, 'utf8')).toBe(other)
   })
 
   const wrongShapes: [string, string, RegExp][] = [

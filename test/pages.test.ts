@@ -66,18 +66,23 @@ describe('pages sharing one stream', () => {
     expect(Date.now() - closed).toBeGreaterThanOrEqual(LINGER_MS)
   })
 
-  it('bounds what one stream may claim: pages, versions, and versions that break the rule', async () => {
+  it('bounds what one stream may claim, never dropping a version: pages, versions, and versions that break the rule', async () => {
     await openStream('forged', pagesQuery({ v10: 1_000_000 }, 'forged-1'))
     await openStream('forged', pagesQuery({ v10: 1_000_000 }, 'forged-2'))
     expect(await pagesOf('forged')).toEqual({ total: 2 * MAX_PAGES_PER_STREAM, versions: { v10: 200 } })
 
-    // Thirty versions in one browser: the twenty most-run are kept.
+    // Past the page cap the largest count is cut, not the straggler on an old version.
+    await openStream('capped', pagesQuery({ v2: 100, v1: 1 }))
+    expect(await pagesOf('capped')).toEqual({ total: MAX_PAGES_PER_STREAM, versions: { v2: 99, v1: 1 } })
+
+    // Thirty versions in one browser: the most-run are named, the rest counted as "other".
     const many = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`m${i}`, i === 29 ? 5 : 1]))
     await openStream('many', pagesQuery(many))
     const counted = await pagesOf('many')
     expect(Object.keys(counted?.versions ?? {})).toHaveLength(MAX_VERSIONS_PER_STREAM)
     expect(counted?.versions.m29).toBe(5)
-    expect(counted?.total).toBe(5 + MAX_VERSIONS_PER_STREAM - 1)
+    expect(counted?.versions.other).toBe(30 - (MAX_VERSIONS_PER_STREAM - 1))
+    expect(counted?.total).toBe(5 + 29)
 
     // Another tab's broken stamp is still a page: counted as "unknown", never as a label with a line break.
     await openStream('odd', pagesQuery({ v10: 1, 'bad\nversion': 2, ' ': 1 }))

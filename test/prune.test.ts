@@ -1,8 +1,7 @@
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { stampDist } from '../cli/stamp-command.js'
 import { waitForStreams } from './client/sidecars.js'
 import { fileTree as tree } from './helpers/file-tree.js'
 import { freePort } from './helpers/free-port.js'
@@ -10,6 +9,7 @@ import { notify } from './helpers/http.js'
 import { runCli } from './helpers/process.js'
 import { openRawStreams, type RawStream } from './helpers/raw-streams.js'
 import { startTestSidecar, type TestSidecar } from './helpers/sidecar.js'
+import { deployStampedBuild } from './helpers/stamped-builds.js'
 
 // `deploy-notify prune` as CI runs it, on web roots made of small stamped builds copied over
 // each other, against the real sidecar. The same flow on real Vite builds with a browser page
@@ -30,19 +30,11 @@ afterEach(async () => {
   await rm(folder, { recursive: true, force: true })
 })
 
-const INDEX = '<html><head><script src="/dn/client.js" defer></script></head><body></body></html>\n'
 const SHARED = { 'assets/shared.css': 'body { color: teal }\n', 'img/logo.svg': '<svg/>' }
 
 /** Builds and stamps `version` with these files, then copies it over the web root without deleting. */
-async function deploy(version: string, files: Record<string, string>, now = new Date(Date.now() - 60_000)) {
-  const dist = join(folder, `dist-${version}`)
-  for (const [path, text] of Object.entries({ 'index.html': INDEX, ...files })) {
-    await mkdir(dirname(join(dist, path)), { recursive: true })
-    await writeFile(join(dist, path), text)
-  }
-  await stampDist({ dist, version, app: 'web', now })
-  await cp(dist, root, { recursive: true, force: true })
-}
+const deploy = (version: string, files: Record<string, string>, now?: Date) =>
+  deployStampedBuild(folder, root, version, files, now)
 
 const prune = (...args: string[]) => runCli(['prune', '--dir', root, '--url', sidecar.url, '--app', 'web', ...args])
 
@@ -191,6 +183,27 @@ describe('deploy-notify prune', { timeout: 90_000 }, () => {
     expect(exit.stdout).toContain('keep   "v3": built after the current deploy')
     expect(await readFile(join(root, 'assets', 'app-3.js'), 'utf8')).toBe('three')
     expect(exit.stdout).toContain('deleted assets/app-1.js')
+  })
+
+  it('keeps the versions a browser claims past the caps: a straggler past the page cap, and "other" past the version cap', async () => {
+    const before = await tree(root)
+    const claim = (pages: Record<string, number>) =>
+      openRawStreams(sidecar.port, 1, `/events?app=web&version=v2&pages=${encodeURIComponent(JSON.stringify(pages))}`)
+    streams.push(...(await claim({ v2: 100, v1: 1 })))
+    await waitForStreams(sidecar.url, 'web', 1, 20_000)
+    const kept = await prune()
+    expect(kept.code).toBe(0)
+    expect(kept.stdout).toContain('keep   "v1": 1 open page')
+    expect(await tree(root)).toEqual(before)
+    await closePages()
+
+    // v1 is the least-run of 25 versions in one browser: not named, but counted.
+    streams.push(...(await claim({ v1: 1, ...Object.fromEntries(Array.from({ length: 24 }, (_, i) => [`x${i}`, 2])) })))
+    await waitForStreams(sidecar.url, 'web', 1, 20_000)
+    const blocked = await prune()
+    expect(blocked.code).toBe(0)
+    expect(blocked.stdout).toMatch(/nothing deleted in .*: 11 open pages run versions the sidecar sums as "other"/)
+    expect(await tree(root)).toEqual(before)
   })
 
   it('--keep-for keeps a version replaced within that time (a laptop asleep holds no stream), and refuses a bad duration', async () => {

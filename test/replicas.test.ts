@@ -3,14 +3,20 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { AppStatus, Status } from '../server/status.js'
 import { getJson, metric, notify, until } from './helpers/http.js'
 import { findNginx, startNginx, type RunningNginx } from './helpers/nginx.js'
+import { openRawStreams } from './helpers/raw-streams.js'
 import { startRedis, skipWithoutRedis, type RedisServer } from './helpers/redis.js'
 import { deploysOf, Replicas } from './helpers/replicas.js'
 
 // Replicas as production runs them: separate `deploy-notify serve` processes sharing a real
 // Redis of the test's own. CI's notify reaches one of them; the browsers are on all of them.
 const skip = skipWithoutRedis('test/replicas.test.ts')
+
+/** The app's entry of a replica's /status. */
+const pagesSeenBy = async (replica: { url: string }, app = 'counted'): Promise<AppStatus | undefined> =>
+  ((await getJson(`${replica.url}/status`)).json as unknown as Status).apps[app]
 
 describe.skipIf(skip)('replicas sharing one Redis', () => {
   let redis: RedisServer
@@ -136,38 +142,59 @@ describe.skipIf(skip)('replicas sharing one Redis', () => {
     expect((await getJson(`${all[2].url}/version?app=ids`)).json.id).toBe('9')
   })
 
-  it("counts every replica's pages in /status, and drops a killed replica's within its expiry", async () => {
-    const [a, b] = await Promise.all([replicas.start(redis.url), replicas.start(redis.url)])
+  it("counts every replica's pages in /status; a killed replica's stay, marked incomplete, until they had time to move", async () => {
+    const env = { REDIS_COMMAND_TIMEOUT_MS: '1000' }
+    const [a, b] = await Promise.all([replicas.start(redis.url, env), replicas.start(redis.url, env)])
     await Promise.all([
       replicas.open(a.url, 'counted', 'v1'),
       replicas.open(a.url, 'counted', 'v1'),
       replicas.open(b.url, 'counted', 'v2'),
     ])
-    const streamsSeenBy = async (replica: { url: string }) => {
-      const apps = (await getJson(`${replica.url}/status`)).json.apps as Record<
-        string,
-        { streams: { total: number; versions: Record<string, number> } }
-      >
-      return apps.counted?.streams
-    }
     // Each replica shares its counts every 2 s and sums everyone's.
     for (const replica of [a, b]) {
       await until(
-        async () => (await streamsSeenBy(replica))?.total === 3,
+        async () => (await pagesSeenBy(replica))?.pages.total === 3,
         `${replica.url}/status to count all three pages`,
         6000,
       )
-      expect((await streamsSeenBy(replica))?.versions).toEqual({ v1: 2, v2: 1 })
+      expect(await pagesSeenBy(replica)).toMatchObject({ pages: { versions: { v1: 2, v2: 1 } }, pagesComplete: true })
     }
     // /metrics stays per replica.
     expect(await metric(b.url, 'deploy_notify_connections{app="counted"}')).toBe(1)
 
     a.child.kill('SIGKILL')
+    const killed = Date.now()
     await a.exited
-    // A's counts expire 6 s after its last share; B's next share after that drops them.
-    await until(async () => (await streamsSeenBy(b))?.total === 1, "the killed replica's pages to drop out", 11_000)
-    expect((await streamsSeenBy(b))?.versions).toEqual({ v2: 1 })
-  })
+    // B cannot tell a dead replica from one cut off with its pages still open: unknown, not zero.
+    await until(async () => (await pagesSeenBy(b))?.pagesComplete === false, 'the counts to be incomplete', 10_000)
+    expect(await pagesSeenBy(b)).toMatchObject({
+      pages: { total: 3, versions: { v1: 2, v2: 1 } },
+      pagesIncomplete: expect.stringMatching(/^replica \S+ stopped reporting \d+ s ago$/) as unknown,
+    })
+    // Once a cut-off replica would have let go of its pages and they would be counted elsewhere.
+    await until(async () => (await pagesSeenBy(b))?.pagesComplete === true, 'the counts to be complete', 25_000)
+    expect(Date.now() - killed).toBeGreaterThan(15_000)
+    expect((await pagesSeenBy(b))?.pages).toEqual({ total: 1, versions: { v2: 1 } })
+  }, 45_000)
+
+  it('keeps the pages of a replica that shut down counted while they reconnect elsewhere', async () => {
+    const [a, b] = await Promise.all([replicas.start(redis.url), replicas.start(redis.url)])
+    const [pageOnA] = await openRawStreams(a.port, 1, '/events?app=moved&version=v1')
+    await until(async () => (await pagesSeenBy(b, 'moved'))?.pages.total === 1, 'B to count the page on A', 6000)
+
+    a.child.kill('SIGTERM')
+    expect((await a.exited).code).toBe(0)
+    await pageOnA!.ended
+    pageOnA!.socket.destroy()
+    // Its goodbye keeps its last counts, complete: the page is between replicas, not gone.
+    expect(await pagesSeenBy(b, 'moved')).toMatchObject({ pages: { total: 1 }, pagesComplete: true })
+    const [pageOnB] = await openRawStreams(b.port, 1, '/events?app=moved&version=v1')
+    // Counted once on B, and A's goodbye drops out after the reconnect window.
+    await until(async () => (await pagesSeenBy(b, 'moved'))?.pages.total === 2, 'the page on B too', 6000)
+    await until(async () => (await pagesSeenBy(b, 'moved'))?.pages.total === 1, "A's goodbye to expire", 15_000)
+    expect(await pagesSeenBy(b, 'moved')).toMatchObject({ pagesComplete: true })
+    pageOnB!.socket.destroy()
+  }, 30_000)
 
   describe.skipIf(!findNginx() && !process.env.CI)('behind nginx', () => {
     let nginx: RunningNginx | undefined

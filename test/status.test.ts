@@ -60,6 +60,8 @@ describe('GET /status', () => {
         { app: 'web', version: 'v1', id: '1', time: expect.any(String), message: 'first' },
       ],
       pages: { total: 0, versions: {} },
+      // One process counts every page it holds.
+      pagesComplete: true,
       // The name of deploy-notify 0.1, kept for the readers written for it.
       streams: { total: 0, versions: {} },
       samples: [],
@@ -68,6 +70,7 @@ describe('GET /status', () => {
       current: null,
       history: [],
       pages: { total: 1, versions: { a0: 1 } },
+      pagesComplete: true,
       streams: { total: 1, versions: { a0: 1 } },
       samples: [],
     })

@@ -3,7 +3,7 @@ import type { Config } from '../config.js'
 import { DEFAULT_APP, type Deploy } from '../../contract/deploy.js'
 import { appSchema, versionSchema } from '../../contract/fields.js'
 import { pagesField, readPages, tabsField } from '../../contract/pages.js'
-import { InvalidPagesError, TooManyStreamsError } from '../errors.js'
+import { CutOffError, InvalidPagesError, TooManyStreamsError } from '../errors.js'
 import type { Hub } from '../hub.js'
 import type { PageCounts } from '../page-counts.js'
 import { jitteredRetry, openEventStream } from '../event-stream.js'
@@ -64,6 +64,11 @@ export async function eventsRoutes(
       if (hub.size >= config.maxConnections) {
         reply.header('retry-after', retryAfterSeconds)
         throw new TooManyStreamsError(config.maxConnections)
+      }
+      const isolated = store.isolated()
+      if (isolated !== undefined) {
+        reply.header('retry-after', retryAfterSeconds)
+        throw new CutOffError(isolated)
       }
       const appName = request.query.app ?? DEFAULT_APP
       const current = store.current(appName)

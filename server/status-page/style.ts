@@ -27,6 +27,7 @@ dl{display:flex;flex-wrap:wrap;gap:.5rem 2rem;margin:0 0 1rem}
 dt{color:var(--muted);font-size:.8rem}
 dd{margin:0;font-size:1.05rem;font-weight:600;overflow-wrap:anywhere}
 dd.message{font-weight:400}
+dd.incomplete{color:var(--warn);font-weight:400}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.95em;overflow-wrap:anywhere}
 figure{margin:0 0 1rem}
 figcaption{font-weight:600;margin-bottom:.25rem}

@@ -8,6 +8,10 @@ import type { Store } from './store.js'
  * `REDIS_URL` is set (replicas share state, fan-out and counts through it), else the file
  * under `DATA_DIR`. Nothing else knows which one runs.
  */
-export function createStore(config: Pick<Config, 'redisUrl' | 'dataDir'>, log: StoreLog): Promise<Store> {
-  return config.redisUrl ? openRedisStore(config.redisUrl, log) : openFileStore(config.dataDir)
+export function createStore(
+  config: Pick<Config, 'redisUrl' | 'dataDir' | 'redisCommandTimeoutMs' | 'retryMs'>,
+  log: StoreLog,
+): Promise<Store> {
+  const timing = { commandTimeoutMs: config.redisCommandTimeoutMs, retryMs: config.retryMs }
+  return config.redisUrl ? openRedisStore(config.redisUrl, log, timing) : openFileStore(config.dataDir)
 }

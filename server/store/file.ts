@@ -31,13 +31,13 @@ export async function openFileStore(dataDir: string): Promise<Store> {
   const path = join(dataDir, 'state.json')
   const temporary = `${path}.tmp`
   await ensureWritable(dataDir)
-  const unlock = await lockDataDir(dataDir)
+  const lock = await lockDataDir(dataDir)
   let apps: Map<string, Deploy[]>
   try {
     // Per app, newest first; the first entry is the current deploy.
     apps = await readState(path)
   } catch (error) {
-    await unlock()
+    await lock.release()
     throw error
   }
   const listeners: ((deploy: Deploy) => void)[] = []
@@ -77,6 +77,9 @@ export async function openFileStore(dataDir: string): Promise<Store> {
     if (outcome.kind !== 'changed') return outcome
     const history = withDeploy(apps.get(request.app) ?? [], outcome.deploy)
     const next = new Map(apps).set(request.app, history)
+    // Another sidecar may have taken DATA_DIR over while this one was stopped: it writes, not this one.
+    const lost = await lock.lost()
+    if (lost) throw new StoreUnavailableError((writeProblem = lost))
     try {
       await write(next)
     } catch (error) {
@@ -90,6 +93,11 @@ export async function openFileStore(dataDir: string): Promise<Store> {
 
   /** Creates and removes the temporary file, the first step of every write: cheap, no fsync. */
   async function probe(): Promise<void> {
+    const lost = await lock.lost()
+    if (lost) {
+      writeProblem = lost
+      return
+    }
     try {
       await (await open(temporary, 'w', 0o644)).close()
       await unlink(temporary)
@@ -118,14 +126,19 @@ export async function openFileStore(dataDir: string): Promise<Store> {
       listeners.push(listener)
     },
     problem: () => writeProblem,
+    isolated: () => undefined,
     // A bad state file stops the start instead: nothing is ever skipped here.
     rejected: 0,
-    streamCounts: (local) => ({ apps: () => local.apps(), versions: (app) => local.versions(app), close() {} }),
+    streamCounts: (local) => ({
+      apps: () => local.apps(),
+      versions: (app) => local.versions(app),
+      close: async () => {},
+    }),
     async close() {
       closed = true
       clearTimeout(probeTimer)
       await queue
-      await unlock()
+      await lock.release()
     },
   }
 }

@@ -7,8 +7,12 @@ export const CHANNEL = `${PREFIX}deploys`
 export const APPS = `${PREFIX}apps`
 export const stateKey = (app: string) => `${PREFIX}state:${app}`
 export const historyKey = (app: string) => `${PREFIX}history:${app}`
-/** One key per replica with its open streams by app and version, expiring unless renewed. */
-export const COUNTS_PREFIX = `${PREFIX}streams:`
+/**
+ * Every replica's open pages, in one hash (one key, so no SCAN and one slot in a cluster):
+ * field = the replica's id, value = `{"at": Redis time in ms, "counts": {app: {version: n}}}`,
+ * plus `"closed": true` once the replica has shut down (`redis-counts.ts`).
+ */
+export const COUNTS = `${PREFIX}counts`
 
 /**
  * Makes a deploy current only if the app's state is still the one it was decided against
@@ -16,9 +20,15 @@ export const COUNTS_PREFIX = `${PREFIX}streams:`
  * notify at the same moment store and broadcast it once. KEYS: state, history, apps.
  * ARGV: the state decided against ('' for none), the new deploy's JSON, the history length,
  * the app, the channel. With ARGV[6] = '1' the state decided against also leaves the history
- * (it is being renumbered, see `redis-mirror.ts`).
+ * (it is being renumbered, see `redis-mirror.ts`). ARGV[7], if not '', is a deadline in
+ * Redis's own clock (ms): a script that runs later (Redis was hung, the link was frozen and
+ * the replica has answered 503 since) changes nothing and returns -1. Returns 1 when stored.
  */
 export const COMPARE_AND_PUBLISH = `
+if ARGV[7] and ARGV[7] ~= '' then
+  local now = redis.call('TIME')
+  if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[7]) then return -1 end
+end
 if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
 if ARGV[6] == '1' then redis.call('LREM', KEYS[2], 1, ARGV[1]) end
 redis.call('SET', KEYS[1], ARGV[2])

@@ -14,7 +14,9 @@ type Log = { warn(msg: string): void }
  * to readers. Everything that comes from Redis is parsed and checked by the field rules first:
  * a message or key that is not a valid deploy (`PUBLISH deploy-notify:deploys 'not json'`, a
  * foreign app writing to the channel, an id with a newline) is ignored, counted and logged at
- * most once per `REJECTED_LOG_MS`. Ids never go backwards here (see `accept`).
+ * most once per `REJECTED_LOG_MS`. A message is only a hint: what it names is taken once Redis
+ * is seen to store it, so a stray PUBLISH of a valid-looking deploy announces nothing (and is
+ * never put back into Redis as state after a loss). Ids never go backwards here (see `accept`).
  */
 export class RedisMirror {
   readonly current = new Map<string, Deploy>()
@@ -23,18 +25,58 @@ export class RedisMirror {
   rejected = 0
   readonly #redis: Redis
   readonly #log: Log
+  readonly #missed: () => void
   #unlogged = 0
   #lastLog = 0
+  /** Messages are checked one after the other, so they are taken in the order they came. */
+  #checks: Promise<void> = Promise.resolve()
 
-  constructor(redis: Redis, log: Log) {
+  /** `missed` is called when a message could not be checked (Redis away): a gap for a re-read. */
+  constructor(redis: Redis, log: Log, missed: () => void) {
     this.#redis = redis
     this.#log = log
+    this.#missed = missed
   }
 
   /** A message on the channel: the raw text, as published. */
   take(message: string): void {
     const deploy = this.#parse(message, 'a message on the channel')
-    if (deploy) this.accept(deploy, undefined, message)
+    if (!deploy) return
+    const known = this.current.get(deploy.app)
+    // This replica's own publish coming back, or a deploy a re-read brought first: nothing new.
+    if (known && Number(deploy.id) <= Number(known.id) && deploy.time <= known.time) return
+    this.#checks = this.#checks.then(() => this.#check(message, deploy))
+  }
+
+  /**
+   * Takes a deploy this replica has just stored, once the messages that came before are
+   * checked: their deploys (lower ids, from other replicas) are broadcast first, not skipped.
+   */
+  acceptStored(deploy: Deploy): Promise<void> {
+    const accepted = this.#checks.then(() => this.accept(deploy))
+    this.#checks = accepted
+    return accepted
+  }
+
+  /**
+   * Takes a message's deploy if Redis holds it (as the app's state, or in its history, for
+   * deploys that came in quick succession); else takes what Redis holds instead, if newer.
+   */
+  async #check(message: string, deploy: Deploy): Promise<void> {
+    let state: string | null
+    let history: string[]
+    try {
+      ;[state, history] = await Promise.all([
+        this.#redis.get(stateKey(deploy.app)),
+        this.#redis.lrange(historyKey(deploy.app), 0, HISTORY_LENGTH - 1),
+      ])
+    } catch {
+      return this.#missed()
+    }
+    if (state === message || history.includes(message)) return this.accept(deploy, undefined, message)
+    this.#reject('a message on the channel', `Redis does not store it as a deploy of app "${deploy.app}"`)
+    const stored = state === null ? undefined : this.#parse(state, `the key ${stateKey(deploy.app)}`)
+    if (stored?.app === deploy.app) this.accept(stored, undefined, state!)
   }
 
   /**

@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis'
 import type { Deploy, DeployRequest } from '../../contract/deploy.js'
 import { StoreUnavailableError } from '../errors.js'
-import { shareStreamCounts } from './redis-counts.js'
+import { shareStreamCounts, type CountsTiming } from './redis-counts.js'
 import { APPS, CHANNEL, COMPARE_AND_PUBLISH, historyKey, stateKey } from './redis-keys.js'
 import { RedisMirror } from './redis-mirror.js'
-import { decide, HISTORY_LENGTH, type PublishOutcome, type Store } from './store.js'
+import { decide, HISTORY_LENGTH, type PublishOutcome, type SharedCounts, type Store } from './store.js'
 import { storedDeploy } from './stored-deploy.js'
 
 /** Attempts at a publish that lost a race with another replica's, before giving up. */
@@ -13,6 +13,9 @@ const MAX_ATTEMPTS = 10
 const LOSS_CHECK_MS = 2000
 /** At most one line per this long about counts that cannot be shared. */
 const COUNTS_LOG_MS = 60_000
+/** How often each connection is asked PING, so a hung Redis or link is noticed with no traffic. */
+const PING_MS = 1000
+const TIMED_OUT = 'Command timed out' // ioredis's message for `commandTimeout`
 
 export interface StoreLog {
   info(msg: string): void
@@ -26,14 +29,24 @@ export interface StoreLog {
  * that was cut off re-reads every app's state when it is back and broadcasts what changed.
  * Reads are served from a mirror in memory, kept by that subscription (`redis-mirror.ts`).
  */
-export async function openRedisStore(url: string, log: StoreLog): Promise<Store> {
+export async function openRedisStore(url: string, log: StoreLog, timing: CountsTiming): Promise<Store> {
   // No offline queue: while Redis is away a notify fails at once (503) instead of waiting.
-  // ioredis reconnects by itself, backing off to one attempt every 2 s.
-  const options = { maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(times * 200, 2000) }
-  const redis = new Redis(url, { ...options, enableOfflineQueue: false })
+  // ioredis reconnects by itself, backing off to one attempt every 2 s. Every command is
+  // answered within the timeout or fails (Redis hung, a black-holed link): see `watch` below.
+  const options = {
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times: number) => Math.min(times * 200, 2000),
+    commandTimeout: timing.commandTimeoutMs,
+  }
+  // Commands in flight when the connection drops fail; none is sent again on the next one.
+  const redis = new Redis(url, { ...options, enableOfflineQueue: false, autoResendUnfulfilledCommands: false })
   // The subscriber may queue its SUBSCRIBE until it is connected.
   const subscriber = new Redis(url, { ...options, connectionName: `deploy-notify-subscriber-${process.pid}` })
-  const mirror = new RedisMirror(redis, log)
+  // A message the mirror could not check against the store is a gap, like a lost subscription.
+  const mirror = new RedisMirror(redis, log, () => {
+    gaps++
+    reread()
+  })
   subscriber.on('message', (_channel: string, message: string) => mirror.take(message))
 
   // A clear message and a retry loop, not a crash loop, while Redis is down at start; one
@@ -42,6 +55,7 @@ export async function openRedisStore(url: string, log: StoreLog): Promise<Store>
   let failures = 0
   let lost = false
   let countsLogged = 0
+  let sharing: (SharedCounts & { isolated(): string | undefined }) | undefined
   for (const client of [redis, subscriber]) {
     client.on('error', (error: Error) => {
       // Both clients fail alike while Redis is down; one line per attempt is enough.
@@ -54,6 +68,21 @@ export async function openRedisStore(url: string, log: StoreLog): Promise<Store>
       if (started) lost = true
     })
   }
+  /**
+   * A connection whose PING goes unanswered for the command timeout is given up and opened
+   * again: until the new one is ready (Redis answers), /healthz is 503, notifies fail at once,
+   * and a re-read follows, as after any lost connection.
+   */
+  const watch = setInterval(() => {
+    for (const client of [redis, subscriber]) {
+      if (client.status !== 'ready') continue
+      client.ping().catch((error: Error) => {
+        if (error.message !== TIMED_OUT || client.status !== 'ready') return
+        client.emit('error', new Error(`no answer within ${timing.commandTimeoutMs} ms (Redis or the link is hung)`))
+        client.disconnect(true)
+      })
+    }
+  }, PING_MS).unref()
   /**
    * Subscriber reconnects whose gap no re-read has covered yet. The two connections come back
    * in either order, and a re-read needs the command connection: it is tried when the
@@ -104,7 +133,7 @@ export async function openRedisStore(url: string, log: StoreLog): Promise<Store>
   }, LOSS_CHECK_MS).unref()
 
   async function publishOnce(request: DeployRequest): Promise<PublishOutcome | undefined> {
-    const state = await redis.get(stateKey(request.app))
+    const [time, state] = await readWithTime(redis, stateKey(request.app))
     const stored = state === null ? undefined : storedDeploy(safeParse(state))
     // Redis may have lost the app (no persistence, FLUSHALL) or hold garbage under its key:
     // this replica's copy then decides the next id, so ids go on instead of starting again.
@@ -115,11 +144,16 @@ export async function openRedisStore(url: string, log: StoreLog): Promise<Store>
     if (outcome.kind !== 'changed') return outcome
     const json = JSON.stringify(outcome.deploy)
     const keys = [stateKey(request.app), historyKey(request.app), APPS]
-    const args = [state ?? '', json, HISTORY_LENGTH, request.app, CHANNEL, '0']
-    if ((await redis.eval(COMPARE_AND_PUBLISH, keys.length, ...keys, ...args)) !== 1) return undefined
+    // In Redis's clock, read with the state: no two hosts' clocks are compared. The script must
+    // run early enough for its answer to arrive before this replica gives up and answers 503.
+    const deadline = time + timing.commandTimeoutMs - Math.min(1000, timing.commandTimeoutMs / 4)
+    const args = [state ?? '', json, HISTORY_LENGTH, request.app, CHANNEL, '0', deadline]
+    const done = await redis.eval(COMPARE_AND_PUBLISH, keys.length, ...keys, ...args)
+    if (done === -1) throw new Error('Redis ran the notify after its deadline (it was hung) and stored nothing')
+    if (done !== 1) return undefined
     // Current here at once (a /version right after the 202 agrees); its own message, when it
     // comes back through the subscription, is then not newer and changes nothing.
-    mirror.accept(outcome.deploy)
+    await mirror.acceptStored(outcome.deploy)
     return outcome
   }
 
@@ -147,23 +181,33 @@ export async function openRedisStore(url: string, log: StoreLog): Promise<Store>
       redis.status === 'ready' && subscriber.status === 'ready'
         ? undefined
         : `Redis at ${redactedUrl(url)} is not connected`,
+    isolated: () => sharing?.isolated(),
     get rejected() {
       return mirror.rejected
     },
     streamCounts: (local) =>
-      shareStreamCounts(redis, local, (error) => {
+      (sharing = shareStreamCounts(redis, local, timing, (error) => {
         // A lost connection is reported once above; anything else (a key of the wrong type) here.
         if (redis.status === 'ready' && Date.now() - countsLogged >= COUNTS_LOG_MS) {
           countsLogged = Date.now()
-          log.warn(`cannot share stream counts through Redis (${error.message}); /status counts this replica only`)
+          log.warn(`cannot share stream counts through Redis (${error.message}); /status marks its counts incomplete`)
         }
-      }),
+      })),
     async close() {
       clearInterval(lossCheck)
+      clearInterval(watch)
       redis.disconnect()
       subscriber.disconnect()
     },
   }
+}
+
+/** Redis's clock in ms, and a key's value, in one round trip. */
+async function readWithTime(redis: Redis, key: string): Promise<[number, string | null]> {
+  const results = (await redis.pipeline().time().get(key).exec()) ?? []
+  for (const [error] of results) if (error) throw error
+  const [seconds, micros] = results[0]![1] as [string, string]
+  return [Number(seconds) * 1000 + Math.floor(Number(micros) / 1000), results[1]![1] as string | null]
 }
 
 function safeParse(text: string): unknown {

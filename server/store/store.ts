@@ -11,7 +11,24 @@ export type PublishOutcome =
 export interface StreamCounts {
   apps(): Iterable<string>
   versions(app: string): ReadonlyMap<string, number>
+  /**
+   * Why the counts of `app` may miss open pages (a replica stopped reporting, the shared counts
+   * cannot be read), or undefined when they are complete. Absent: always complete.
+   */
+  incomplete?(app: string): string | undefined
 }
+
+/** Every process's counts, shared through the store until `close()`. */
+export interface SharedCounts extends StreamCounts {
+  close(): Promise<void>
+}
+
+/**
+ * How soon a replica lets go of its streams once `isolated()` says it is cut off from the
+ * others: each open stream ends at a random moment within this window (so its pages reconnect
+ * spread out, to replicas that count them), and no new stream is taken meanwhile.
+ */
+export const LET_GO_MS = 5000
 
 /**
  * Where the current deploy of each app lives, how changes travel, and what replicas share.
@@ -37,6 +54,13 @@ export interface Store {
   onChange(listener: (deploy: Deploy) => void): void
   /** Why a publish cannot succeed now (Redis away, a file that cannot be written), or undefined. */
   problem(): string | undefined
+  /**
+   * Why this process cannot share its pages with the other replicas now (its link to Redis is
+   * down or hung), or undefined. While it says so, the app holds no streams (`LET_GO_MS`): its
+   * pages would be counted nowhere. Always undefined for the file store, whose one process has
+   * nowhere else to send them.
+   */
+  isolated(): string | undefined
   /** Records read from storage that broke a field rule and were ignored, since the start. */
   readonly rejected: number
   /**
@@ -44,7 +68,7 @@ export interface Store {
    * file store has one process, so it answers `local`; the Redis store shares them over its
    * connection. `close()` stops the sharing.
    */
-  streamCounts(local: StreamCounts): StreamCounts & { close(): void }
+  streamCounts(local: StreamCounts): SharedCounts
   close(): Promise<void>
 }
 

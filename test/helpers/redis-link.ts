@@ -1,7 +1,17 @@
 import { connect, createServer, type Server, type Socket } from 'node:net'
 
-/** What a link lets through: everything, nothing, or only connections with a given name. */
-type Mode = { kind: 'open' } | { kind: 'cut' } | { kind: 'named'; prefix: string }
+/**
+ * What a link lets through: everything, nothing (connections dropped), nothing yet (held until
+ * restored, as a partition does), or only connections with a given name.
+ */
+type Mode = { kind: 'open' } | { kind: 'cut' } | { kind: 'frozen' } | { kind: 'named'; prefix: string }
+
+interface Pair {
+  client: Socket
+  redis: Socket
+  /** Bytes held while the link is frozen, each for the side it was going to. */
+  held: [Socket, Buffer][]
+}
 
 /** The names of the RESP commands in a chunk a client sent (`*N $len NAME ...`). */
 const commandNames = (chunk: Buffer): string[] =>
@@ -21,7 +31,7 @@ export class RedisLink {
   /** Commands whose connection the link dropped for not being named (in `onlyNamed` mode). */
   readonly refused: string[] = []
   readonly #server: Server
-  readonly #pairs = new Set<{ client: Socket; redis: Socket }>()
+  readonly #pairs = new Set<Pair>()
   #mode: Mode = { kind: 'open' }
 
   private constructor(server: Server, port: number) {
@@ -58,8 +68,20 @@ export class RedisLink {
     this.#mode = { kind: 'named', prefix }
   }
 
+  /**
+   * A partition: every connection stays open and new ones are taken, but no byte goes through
+   * either way (no error, no close) until `restore()`, which delivers what was held, as TCP
+   * does after a partition heals. Connections closed meanwhile lose what they held.
+   */
+  freeze(): void {
+    this.#mode = { kind: 'frozen' }
+  }
+
   restore(): void {
     this.#mode = { kind: 'open' }
+    for (const pair of this.#pairs) {
+      for (const [to, chunk] of pair.held.splice(0)) to.write(chunk)
+    }
   }
 
   async close(): Promise<void> {
@@ -75,7 +97,7 @@ export class RedisLink {
     }
     const redis = connect(redisPort, '127.0.0.1')
     redis.on('error', () => {})
-    const pair = { client, redis }
+    const pair: Pair = { client, redis, held: [] }
     this.#pairs.add(pair)
     let name: string | undefined
     client.on('data', (chunk: Buffer) => {
@@ -89,14 +111,18 @@ export class RedisLink {
           return
         }
       }
-      redis.write(chunk)
+      if (mode.kind === 'frozen') pair.held.push([redis, chunk])
+      else redis.write(chunk)
     })
-    redis.on('data', (chunk: Buffer) => client.write(chunk))
+    redis.on('data', (chunk: Buffer) => {
+      if (this.#mode.kind === 'frozen') pair.held.push([client, chunk])
+      else client.write(chunk)
+    })
     client.on('close', () => this.#drop(pair))
     redis.on('close', () => this.#drop(pair))
   }
 
-  #drop(pair: { client: Socket; redis: Socket }): void {
+  #drop(pair: Pair): void {
     this.#pairs.delete(pair)
     pair.client.destroy()
     pair.redis.destroy()

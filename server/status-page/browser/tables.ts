@@ -14,6 +14,10 @@ export function summary(app: AppStatus): HTMLElement {
     item('Current version', c ? el('code', {}, c.version) : 'none yet'),
     item('Deployed', c ? when(c.time) : '–'),
     item('Open pages', String(app.pages.total)),
+    // Pages that may be open elsewhere: never read as a drained version.
+    app.pagesComplete === false
+      ? item('Counts', `incomplete: ${app.pagesIncomplete ?? 'no reason given'}`, 'incomplete')
+      : null,
     c?.message ? item('Message', c.message, 'message') : null,
   )
 }
