@@ -129,6 +129,8 @@ describe.skipIf(skip)('faults around Redis', () => {
     expect((await notify(b.url, { app: 'hung', version: 'v2' })).json).toMatchObject({ version: 'v2', id: '2' })
     expect(JSON.parse(String(await redis.command('GET', 'deploy-notify:state:hung')))).toMatchObject({ id: '2' })
 
+    // The pause may have kept A's counts from Redis for a moment: a stream once they are shared again.
+    await until(async () => (await appStatus(a, 'hung'))?.pagesComplete === true, 'A sharing its counts', 10_000)
     const [page] = await openRawStreams(a.port, 1, '/events?app=hung&version=v2')
     streams.push(page!)
     process.kill(redis.pid!, 'SIGSTOP')

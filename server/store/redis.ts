@@ -63,7 +63,7 @@ export async function openRedisStore(url: string, log: StoreLog, timing: CountsT
         log.warn(`waiting for Redis at ${redactedUrl(url)} (attempt ${++failures}): ${error.message}`)
       else if (started && !lost)
         log.warn(
-          `lost Redis at ${redactedUrl(url)} (${error.message}); notifies fail until it is back, streams stay open`,
+          `lost Redis at ${redactedUrl(url)} (${error.message}); notifies fail until it is back, and streams end if it stays away`,
         )
       if (started) lost = true
     })
@@ -112,12 +112,16 @@ export async function openRedisStore(url: string, log: StoreLog, timing: CountsT
   }
   subscriber.on('ready', () => {
     if (!started) return
-    lost = false
+    if (redis.status === 'ready') lost = false
     gaps++
     log.info('Redis is back; re-reading the current deploys')
     reread()
   })
-  redis.on('ready', () => reread())
+  redis.on('ready', () => {
+    // The outage is over once both connections are back, in either order.
+    if (started && subscriber.status === 'ready') lost = false
+    reread()
+  })
   await Promise.all(
     [redis, subscriber].map(
       (client) =>
