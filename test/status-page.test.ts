@@ -346,27 +346,27 @@ describe.skipIf(skipBrowserTests)('the status page in Chromium', () => {
     await screenshot(page, 'status-page-phone')
   })
 
-  it('draws an hour of old versions draining after each deploy', async () => {
+  it('draws an hour of old versions draining after each deploy, and says when the counts may miss pages', async () => {
     const context = await browser.newContext()
+    const hour = busyHour(Date.now())
+    const reason = 'replica web-2/41/9f3a stopped reporting 8 s ago'
+    hour.apps.shop = { ...hour.apps.shop!, pagesComplete: false, pagesIncomplete: reason }
     // The stream is replaced by one that sends a made-up hour, the way the sidecar would.
-    await context.addInitScript(
-      (status: string) => {
-        class HourSource extends EventTarget {
-          static readonly CLOSED = 2
-          readyState = 1
-          constructor() {
-            super()
-            setTimeout(() => {
-              this.dispatchEvent(new Event('open'))
-              this.dispatchEvent(new MessageEvent('status', { data: status }))
-            })
-          }
-          close(): void {}
+    await context.addInitScript((status: string) => {
+      class HourSource extends EventTarget {
+        static readonly CLOSED = 2
+        readyState = 1
+        constructor() {
+          super()
+          setTimeout(() => {
+            this.dispatchEvent(new Event('open'))
+            this.dispatchEvent(new MessageEvent('status', { data: status }))
+          })
         }
-        Object.defineProperty(window, 'EventSource', { value: HourSource })
-      },
-      JSON.stringify(busyHour(Date.now())),
-    )
+        close(): void {}
+      }
+      Object.defineProperty(window, 'EventSource', { value: HourSource })
+    }, JSON.stringify(hour))
     const page = await browser.open(`${sidecar.url}/`, context)
     await page.setViewportSize({ width: 1000, height: 800 })
     const shop = page.getByRole('region', { name: 'shop' })
@@ -383,6 +383,7 @@ describe.skipIf(skipBrowserTests)('the status page in Chromium', () => {
       ['v41', 'New product pages'],
       ['v40', ''],
     ])
+    expect(await shop.getByText(`incomplete: ${reason}`).count()).toBe(1)
     await screenshot(page, 'status-page-hour')
     await page.emulateMedia({ colorScheme: 'dark' })
     await resize(page, 390, 844)
