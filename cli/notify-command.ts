@@ -1,3 +1,9 @@
+import {
+  BuiltVersionError,
+  checkAgainstBuild,
+  requireBuiltVersion,
+  type BuiltVersion,
+} from '../build-time/built-version.js'
 import { readTokenFile, tokenPath } from '../server/notify-token.js'
 import { ask, describeAnswer, describeNetworkError, sidecarEndpoint, sleep, type Answer } from './sidecar-request.js'
 import { readCommandLine, UsageError } from './command-line.js'
@@ -7,16 +13,20 @@ import { versionJsonUrl, waitUntilLive } from './wait-live.js'
 
 /** Exit codes, so CI can tell "fix the request" (1) from "the sidecar is down" (3). */
 
-export const notifyHelp = `Usage: deploy-notify notify --url URL --version V [options]
+export const notifyHelp = `Usage: deploy-notify notify --url URL (--dist DIR | --version V) [options]
 
 Tells the sidecar that version V is deployed, so it pushes a deploy event to every open page.
+With --dist, V and the app are the ones the build was stamped with (DIR/version.json).
 The bearer token is read from NOTIFY_TOKEN; when it is unset, from the token a sidecar on this
 host generated into DATA_DIR/notify-token (--data-dir, else DATA_DIR, else ./data, as for
 serve). Network errors and 5xx answers are retried with backoff until --timeout.
 
   --url URL           the sidecar's base URL, path prefix included (/notify is appended)
-  --version V         the version now deployed, e.g. "$GIT_SHA"
-  --app NAME          which app's channel (default: the sidecar's "default")
+  --dist DIR          the build that was deployed: version and app from DIR/version.json
+                      (written by "deploy-notify stamp" or a build plugin); a --version or
+                      --app that disagrees with it is refused (exit 1)
+  --version V         the version now deployed, e.g. "$GIT_SHA" (without --dist)
+  --app NAME          which app's channel (default: the build's with --dist, else "default")
   --message TEXT      shown to users in the update banner
   --notes-url URL     a link to the release notes, shown as "What's new" (http or https)
   --mandatory         users cannot postpone the reload
@@ -31,7 +41,7 @@ serve). Network errors and 5xx answers are retried with backoff until --timeout.
 
 Exit codes:
   ${EXIT.done}  accepted (or the version was already current)
-  ${EXIT.refused}  rejected by the sidecar (4xx: wrong token, invalid field, stale sequence)
+  ${EXIT.refused}  refused: a 4xx answer (wrong token, invalid field, stale sequence), or --dist
   ${EXIT.usage}  usage error
   ${EXIT.unreachable}  unreachable: network errors or 5xx until --timeout ran out
   ${EXIT.timeout}  --wait-live: URL did not serve V within --timeout (nothing was notified)
@@ -47,6 +57,7 @@ export async function notify(args: string[], env: NodeJS.ProcessEnv): Promise<nu
   const string = { type: 'string' } as const
   const options = {
     url: string,
+    dist: string,
     version: string,
     app: string,
     message: string,
@@ -59,27 +70,51 @@ export async function notify(args: string[], env: NodeJS.ProcessEnv): Promise<nu
   } as const
   const values = readCommandLine(args, options, notifyHelp)
   if (!values) return EXIT.done
-  const { url, version, app, message, mandatory, sequence, timeout = '60s' } = values
-  if (url === undefined || version === undefined)
-    throw new UsageError(`notify needs --url and --version\n\n${notifyHelp}`)
-  const headers: Record<string, string> = { 'content-type': 'application/json' }
-  const token = await findToken(env, values['data-dir'])
-  if (token) headers.authorization = `Bearer ${token.value}`
+  const { url, message, mandatory, sequence, dist, timeout = '60s' } = values
+  if (url === undefined || (values.version === undefined && dist === undefined))
+    throw new UsageError(`notify needs --url, and --dist or --version\n\n${notifyHelp}`)
+  // Every usage error first, before any file is read or request made.
+  const endpoint = sidecarEndpoint(url, '/notify')
+  const timeoutMs = parseDuration(timeout)
   // The sidecar judges every field; only sequence must become a JSON number here.
   const sequenceNumber = sequence === undefined ? undefined : parseSequence(sequence)
+  const live = values['wait-live'] === undefined ? undefined : versionJsonUrl(values['wait-live'])
+  const token = await findToken(env, values['data-dir'])
+  const announced = dist === undefined ? values : await fromBuild(dist, values)
+  if (announced === undefined) return EXIT.refused
+  const { version, app } = announced as { version: string; app?: string }
+
+  const headers: Record<string, string> = { 'content-type': 'application/json' }
+  if (token) headers.authorization = `Bearer ${token.value}`
   const notesUrl = values['notes-url']
   const body = JSON.stringify({ version, app, message, notesUrl, mandatory, sequence: sequenceNumber })
   // A redirect is reported, not followed: fetch would turn the POST into a GET or drop the token.
   const request: RequestInit = { method: 'POST', headers, body, redirect: 'manual' }
-  const endpoint = sidecarEndpoint(url, '/notify')
-  if (values['wait-live'] !== undefined) {
-    const live = versionJsonUrl(values['wait-live'])
-    if (!(await waitUntilLive(live, version, parseDuration(timeout), timeout))) return EXIT.timeout
-  }
+  if (live && !(await waitUntilLive(live, version, timeoutMs, timeout))) return EXIT.timeout
   const code = await announceDeploy(endpoint, request, timeout)
   if (code === EXIT.refused && token?.file)
     process.stderr.write(`deploy-notify: the token was read from ${token.file}\n`)
   return code
+}
+
+/**
+ * The version and app the build in `dist` was stamped with; undefined (after saying why) when
+ * it has none, or when the command line names another.
+ */
+async function fromBuild(dist: string, given: { version?: string; app?: string }): Promise<BuiltVersion | undefined> {
+  try {
+    const built = await requireBuiltVersion(dist, '--dist')
+    checkAgainstBuild(
+      built,
+      given,
+      ': the pages of that build carry its version, and a banner shows only for the version pages are told of; leave out --version and --app with --dist',
+    )
+    return built
+  } catch (error) {
+    if (!(error instanceof BuiltVersionError)) throw error
+    process.stderr.write(`deploy-notify: ${error.message}; nothing was notified\n`)
+    return undefined
+  }
 }
 
 /**

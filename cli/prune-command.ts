@@ -1,4 +1,10 @@
-import { lstat, readFile, realpath, stat, unlink } from 'node:fs/promises'
+import { lstat, realpath, stat, unlink } from 'node:fs/promises'
+import {
+  BuiltVersionError,
+  checkAgainstBuild,
+  requireBuiltVersion,
+  type BuiltVersion,
+} from '../build-time/built-version.js'
 import { join } from 'node:path'
 import { ManifestError, MANIFEST_FOLDER, manifestFileName, readManifests } from '../build-time/version-manifest.js'
 import { followsRule, fields } from '../contract/fields.js'
@@ -11,7 +17,7 @@ import { sidecarEndpoint, sleep } from './sidecar-request.js'
 import { readStatus } from './status-command.js'
 import { deleteRecordedFile, regularFileInside, removeEmptyFolders } from './web-root.js'
 
-export const pruneHelp = `Usage: deploy-notify prune --dir DIR --url URL --app NAME [--keep-for DURATION] [--dry-run]
+export const pruneHelp = `Usage: deploy-notify prune --dir DIR --url URL [--app NAME] [--keep-for DURATION] [--dry-run]
 
 Deletes from the web root DIR, where each deploy's build was copied over the last without
 deleting, the files that belong only to versions no open page runs any more. Each build lists
@@ -28,9 +34,10 @@ version, the sidecar sums versions as "other", a kept version has no manifest, o
 cannot be read; and prune refuses (exit ${EXIT.refused}) while the sidecar's counts of open pages are
 incomplete (a replica stopped reporting). The manifests of deleted versions go last.
 
-  --dir DIR   the web root (what nginx serves)
-  --url URL   the sidecar's base URL, path prefix included (/status is appended)
-  --app NAME            the app served from DIR
+  --dir DIR             the web root (what nginx serves)
+  --url URL             the sidecar's base URL, path prefix included (/status is appended)
+  --app NAME            the app served from DIR (default: the app DIR/version.json names;
+                        one that disagrees with it is refused)
   --keep-for DURATION   also keep versions current within this time: 30m, 12h, 7d
   --dry-run             print what would be deleted, and delete nothing
   -h, --help            show this help
@@ -59,11 +66,11 @@ export async function prune(args: string[], _env: NodeJS.ProcessEnv): Promise<nu
     pruneHelp,
   )
   if (!values) return EXIT.done
-  const { dir, url, app } = values
+  const { dir, url } = values
   const dryRun = values['dry-run'] === true
-  if (dir === undefined || url === undefined || app === undefined)
-    throw new UsageError(`prune needs --dir, --url and --app\n\n${pruneHelp}`)
-  if (!followsRule('app', app)) throw new UsageError(`--app "${app}" ${fields.app.rule}`)
+  if (dir === undefined || url === undefined) throw new UsageError(`prune needs --dir and --url\n\n${pruneHelp}`)
+  if (values.app !== undefined && !followsRule('app', values.app))
+    throw new UsageError(`--app "${values.app}" ${fields.app.rule}`)
   const label = values['keep-for']
   const keepFor = label === undefined ? undefined : { ms: parseDuration(label, '--keep-for'), label }
   const endpoint = sidecarEndpoint(url, '/status')
@@ -79,17 +86,24 @@ export async function prune(args: string[], _env: NodeJS.ProcessEnv): Promise<nu
       throw new Refusal(
         `${join(root, MANIFEST_FOLDER)} holds no manifest: stamp builds before copying them (see --help)`,
       )
+    const served = await servedBuild(root)
+    const app = values.app ?? served.app
     const foreign = manifests.find((m) => m.app !== app)
     if (foreign)
       throw new Refusal(`${manifestFileName(foreign.version)} records app "${foreign.app}", not "${app}": check --app`)
-    const served = await servedVersion(root)
+    checkAgainstBuild(served, { app }, ': check --app')
     // Asked last, so the counts are as fresh as they can be when files go.
     const status = await appStatus(endpoint, app)
     if (status === undefined) return EXIT.unreachable
-    const plan = planPrune({ manifests, status, served, keepFor: keepFor && { ...keepFor, now: Date.now() } })
+    const plan = planPrune({
+      manifests,
+      status,
+      served: served.version,
+      keepFor: keepFor && { ...keepFor, now: Date.now() },
+    })
     return await carryOut(root, app, plan, dryRun)
   } catch (error) {
-    if (!(error instanceof Refusal || error instanceof ManifestError)) throw error
+    if (!(error instanceof Refusal || error instanceof ManifestError || error instanceof BuiltVersionError)) throw error
     process.stderr.write(`deploy-notify: ${error.message}; nothing was deleted\n`)
     return EXIT.refused
   }
@@ -101,18 +115,14 @@ async function webRoot(dir: string): Promise<string> {
   return root
 }
 
-async function servedVersion(root: string): Promise<string> {
-  const path = join(root, 'version.json')
-  const text = await readFile(path, 'utf8').catch(() => undefined)
-  let version: unknown
+/** The version the web root serves and its app, from its version.json: what is live even if the notify failed. */
+async function servedBuild(root: string): Promise<BuiltVersion> {
   try {
-    version = text === undefined ? undefined : (JSON.parse(text) as { version?: unknown }).version
-  } catch {
-    version = undefined
+    return await requireBuiltVersion(root, '--dir')
+  } catch (error) {
+    if (!(error instanceof BuiltVersionError)) throw error
+    throw new Refusal(`${error.message}; prune cannot tell what is live`)
   }
-  if (!followsRule('version', version))
-    throw new Refusal(`${path} does not name the version the web root serves, so prune cannot tell what is live`)
-  return version as string
 }
 
 /** The app's entry of `/status`; undefined (after saying why) when the sidecar cannot be asked. */

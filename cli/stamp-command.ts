@@ -1,10 +1,13 @@
 import { readFile, stat } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { gitCommit, nearestPackage } from '../build-time/version-source.js'
+import { BuiltVersionError, readBuiltVersion, type BuiltVersion } from '../build-time/built-version.js'
+import { manifestFileName } from '../build-time/version-manifest.js'
 import { replaceFile, WriteError } from '../build-time/replace-file.js'
 import {
   checkApp,
   checkBuildFolder,
+  MANIFEST_FOLDER,
   checkVersion,
   clientUrl,
   ManifestError,
@@ -23,7 +26,8 @@ Writes the version into a built app, after the build and before the upload: DIR/
 and data-version (and data-app) on the client's script tag (<script src=".../client.js">) in
 DIR/index.html. The rest of index.html is left as it is. Then it records every file of the build
 with its size and SHA-256 in DIR/.deploy-notify/versions/V.json, for "deploy-notify prune".
-Running it again changes nothing.
+Running it again changes nothing, and so does stamping a build that a build plugin
+(deploy-notify/vite, deploy-notify/webpack) already stamped with the same version.
 
   --dist DIR       the built app, holding index.html (e.g. dist)
   --version V      the version to stamp, the same one CI then notifies
@@ -37,6 +41,7 @@ Running it again changes nothing.
 Exit codes:
   ${EXIT.done}  stamped (or already stamped)
   ${EXIT.refused}  DIR or DIR/index.html is missing, or index.html has no client tag (or several),
+     or DIR was already stamped with another version or app (by a build plugin, say),
      or DIR holds other versions' manifests (a web root, or a build folder never emptied)
   2  usage error
 `
@@ -113,7 +118,13 @@ export async function stampDist(options: StampDistOptions): Promise<StampDistRes
     if (error.code === 'ENOENT') throw new StampError(`${indexPath} does not exist: is ${dist} the built app?`)
     throw new StampError(`cannot read ${indexPath}: ${error.message}`)
   })
-  const stamped = stampHtml(html, { version: options.version, app: options.app, sidecar: options.sidecar }, indexPath)
+  // A build a plugin stamped as it built: the same version is a no-op (its index.html may have
+  // no tag, for apps that import the client), another version a conflict only the team can settle.
+  const built = await stampedBuild(dist)
+  if (built) refuseAnotherStamp(built, options)
+  const ifMissing = built?.version === options.version ? 'skip' : 'fail'
+  const stampOptions = { version: options.version, app: options.app, sidecar: options.sidecar, ifMissing } as const
+  const stamped = stampHtml(html, stampOptions, indexPath)
   const previous = await readFile(versionPath, 'utf8').catch(() => undefined)
   const packageVersion = (await nearestPackage(dirname(dist)))?.version
   const time = (options.now ?? new Date()).toISOString()
@@ -130,12 +141,48 @@ export async function stampDist(options: StampDistOptions): Promise<StampDistRes
     await asStampError(replaceFile(versionPath, json))
     changed.push('version.json')
   }
+  // The list a plugin made of its build stays as it is: it names the build's own files only,
+  // where a listing of the folder would also claim what an older build left in it.
+  if (built && changed.length === 0) return { dist, app: stamped.app, changed }
   const stampedTime = (JSON.parse(json) as VersionInfo).time
   const manifest = await asStampError(
     recordVersion(dist, { version: options.version, app: stamped.app, time: stampedTime }),
   )
   if (manifest.changed) changed.push(manifest.path)
   return { dist, app: stamped.app, changed }
+}
+
+/** The version and app DIR was stamped with, when it was (its version.json and that version's manifest). */
+async function stampedBuild(dist: string): Promise<BuiltVersion | undefined> {
+  // A version.json that is not ours, or broken, is replaced, as before.
+  const built = await readBuiltVersion(dist).catch((error: unknown) => {
+    if (error instanceof BuiltVersionError) return undefined
+    throw error
+  })
+  if (built === undefined) return undefined
+  const manifest = join(dist, MANIFEST_FOLDER, manifestFileName(built.version))
+  return (await stat(manifest).catch(() => undefined))?.isFile() ? built : undefined
+}
+
+/**
+ * The build decides the version once. A plugin that stamped one version and a CI step that
+ * stamps another would leave pages and announcements disagreeing, and no banner would show.
+ */
+function refuseAnotherStamp(built: BuiltVersion, options: StampDistOptions): void {
+  const field =
+    built.version !== options.version
+      ? 'version'
+      : options.app !== undefined && built.app !== options.app
+        ? 'app'
+        : undefined
+  if (field === undefined) return
+  const asked = field === 'version' ? options.version : options.app
+  throw new StampError(
+    `${built.path} says this build was already stamped with ${field} "${built[field]}", not "${asked}": ` +
+      `most likely by the deploy-notify/vite or deploy-notify/webpack plugin, which stamps as it builds. ` +
+      `The build decides the version once: drop this stamp step and announce the build with ` +
+      `"deploy-notify notify --dist ${options.dist}", or give the plugin the ${field} you mean`,
+  )
 }
 
 /** A file that cannot be written, or a folder that must not be listed, is a refusal (exit 1), not a bug. */

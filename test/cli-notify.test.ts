@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -19,6 +19,7 @@ afterEach(async () => {
   await sidecar.close()
 })
 
+const NOW = '2026-12-07T12:00:00.000Z'
 const notifyCli = (args: string[], token: string = TOKEN) => runCli(['notify', ...args], { NOTIFY_TOKEN: token })
 
 describe('deploy-notify notify', () => {
@@ -46,6 +47,52 @@ describe('deploy-notify notify', () => {
     const current = await getJson(`${sidecar.url}/version?app=web`)
     expect(current.status).toBe(200)
     expect(current.json).toMatchObject({ app: 'web', version: 'v2', id: '1' })
+  })
+
+  it('--dist announces the version and app the build was stamped with, and refuses a --version or --app that disagrees', async () => {
+    const dist = await mkdtemp(join(tmpdir(), 'deploy-notify-dist-'))
+    try {
+      await writeFile(join(dist, 'version.json'), JSON.stringify({ version: 'b7c9d1e', app: 'web', time: NOW }))
+      const page = await Subscriber.open(sidecar.url, { app: 'web', version: 'a0a0a0a' })
+      try {
+        const exit = await notifyCli(['--url', sidecar.url, '--dist', dist, '--message', 'New search'])
+        expect(exit.stdout).toBe(
+          'deploy-notify: deployed app "web" version "b7c9d1e" (id 1), delivered to 1 open page\n',
+        )
+        expect(exit.code).toBe(0)
+        expect((await page.next('deploy', 'b7c9d1e')).data).toMatchObject({ message: 'New search' })
+      } finally {
+        page.close()
+      }
+      // The same values, said twice, agree; another version or app is refused before anything is sent.
+      expect(
+        (await notifyCli(['--url', sidecar.url, '--dist', dist, '--version', 'b7c9d1e', '--app', 'web'])).code,
+      ).toBe(0)
+      for (const [flag, value, said] of [
+        ['--version', 'f3c1a9e0b7d2c4e6a8b0c2d4e6f8a0b2c4d6e8f0', 'version "b7c9d1e"'],
+        ['--app', 'shop', 'app "web"'],
+      ] as const) {
+        const refused = await notifyCli(['--url', sidecar.url, '--dist', dist, flag, value])
+        expect(refused.code).toBe(1)
+        expect(refused.stderr).toContain(
+          `deploy-notify: ${flag} "${value}" disagrees with ${join(dist, 'version.json')}, which says ${said}: the pages of that build carry its version`,
+        )
+        expect(refused.stderr).toMatch(/; nothing was notified\n$/)
+      }
+      // No version.json (a build never stamped) or one that is not ours: refused, naming the file.
+      await rm(join(dist, 'version.json'))
+      const missing = await notifyCli(['--url', sidecar.url, '--dist', dist])
+      expect(missing.code).toBe(1)
+      expect(missing.stderr).toMatch(/version\.json does not exist \(--dist .*\): stamp the build first/)
+      await writeFile(join(dist, 'version.json'), '{"hash":"abc"}')
+      const foreign = await notifyCli(['--url', sidecar.url, '--dist', dist])
+      expect(foreign.code).toBe(1)
+      expect(foreign.stderr).toMatch(/names no valid version and app/)
+    } finally {
+      await rm(dist, { recursive: true, force: true })
+    }
+    expect((await getJson(`${sidecar.url}/version?app=web`)).json).toMatchObject({ version: 'b7c9d1e', id: '1' })
+    expect((await getJson(`${sidecar.url}/version?app=shop`)).status).toBe(404)
   })
 
   it('exits 0 and says unchanged when the version is already current (CI retries are safe)', async () => {
@@ -95,8 +142,8 @@ describe('deploy-notify notify', () => {
   })
 
   it.each([
-    [['--version', 'v1'], /needs --url and --version/],
-    [['--url', 'http://127.0.0.1:1'], /needs --url and --version/],
+    [['--version', 'v1'], /needs --url, and --dist or --version/],
+    [['--url', 'http://127.0.0.1:1'], /needs --url, and --dist or --version/],
     [['--url', 'http://127.0.0.1:1', '--version', 'v1', '--timeout', 'soon'], /--timeout "soon" is not a duration/],
     [['--url', 'http://127.0.0.1:1', '--version', 'v1', '--sequence', '1.5'], /--sequence "1.5" is not an integer/],
     [['--url', 'sidecar.example', '--version', 'v1'], /--url "sidecar.example" is not a URL/],
