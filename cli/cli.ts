@@ -13,11 +13,14 @@ Commands:
   stamp         write the version into a built app, and list its files for prune
   prune         delete from a web root the files only versions no open page runs need
 
-Each command explains itself with --help.
+Each command explains itself: deploy-notify <command> --help.
 
 Options:
-  -h, --help     show this help
-  -v, --version  print the version
+  -h, --help, help        show this help
+  -v, --version, version  print the version
+
+Through npx, use the words: npx --no deploy-notify help, npx --no deploy-notify version.
+(npx reads a --help or --version that follows "--no deploy-notify" as its own.)
 
 Exit codes: 0 done, 1 refused (bad state at start, a 4xx answer), 2 usage error,
 3 sidecar unreachable, 4 timed out (wait-drained, notify --wait-live), 70 internal error.
@@ -43,7 +46,8 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case '-v':
-    case '--version': {
+    case '--version':
+    case 'version': {
       const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
         version: string
       }

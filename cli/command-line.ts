@@ -18,9 +18,13 @@ type Values<O extends Options> = ReturnType<
 
 /**
  * Reads a command line strictly: an unknown or malformed flag is a UsageError ending with
- * the command's help. With `--help` the help is printed and the answer is undefined.
+ * the command's help. With `--help` the help is printed and the answer is undefined. The help
+ * must name every flag in `options`.
  */
 export function readCommandLine<O extends Options>(args: string[], options: O, help: string): Values<O> | undefined {
+  // A flag the help leaves out is a bug in this package, caught by every run of the command.
+  const unlisted = Object.keys(options).filter((name) => !new RegExp(`--${name}\\b`).test(help))
+  if (unlisted.length > 0) throw new Error(`the help leaves out ${unlisted.map((name) => `--${name}`).join(', ')}`)
   let values: Values<O>
   try {
     values = parseArgs({ args, options: { ...options, ...helpOption }, strict: true }).values

@@ -1,4 +1,4 @@
-import { flagName, loadConfig, settingNames, type SettingName } from '../server/config.js'
+import { flagName, loadConfig, settingHelp, settingNames, type SettingName } from '../server/config.js'
 import { closeOnSignals, startSidecar } from '../server/main.js'
 import { StartError, readCommandLine, UsageError } from './command-line.js'
 
@@ -20,22 +20,36 @@ const startFailures: Record<string, (message: string) => Error> = {
   ),
 }
 
+/** Words of `text` in lines of at most `width` characters. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = []
+  for (const word of text.split(' ')) {
+    const last = lines.at(-1)
+    if (last !== undefined && last.length + 1 + word.length <= width) lines[lines.length - 1] = `${last} ${word}`
+    else lines.push(word)
+  }
+  return lines
+}
+
+/** One line per setting of server/config.ts, so a setting added there is in the help at once. */
+const options = [
+  ...settingHelp().map(({ flag, value, text }) => ({ left: `--${flag} ${value}`, text })),
+  { left: '-h, --help', text: 'show this help' },
+]
+const column = Math.max(...options.map((option) => option.left.length)) + 2
+
 export const serveHelp = `Usage: deploy-notify serve [options]
 
 Runs the sidecar. Every option is also read from the environment variable of the same name
 in upper case (--keepalive-ms = KEEPALIVE_MS); a flag overrides the variable.
 
-  --port N              listen port; 0 = any free port (default 8080)
-  --host ADDRESS        listen address (default 0.0.0.0)
-  --notify-token TOKEN  bearer token for POST /notify, at least 16 characters
-                        (default unset: a token generated into DATA_DIR/notify-token,
-                        which "deploy-notify notify" on this host reads; prefer the variable)
-  --cors-origins LIST   comma-separated origins allowed to subscribe (default *)
-  --keepalive-ms N      interval of keepalive comments (default 15000)
-  --retry-ms N          reconnection delay hinted to browsers (default 3000)
-  --data-dir DIR        where the current version per app is kept (default ./data)
-  --max-connections N   open streams beyond this get 503 (default 90% of the open-file limit)
-  -h, --help            show this help
+${options
+  .map(({ left, text }) =>
+    wrap(text, 94 - column)
+      .map((line, i) => `  ${(i === 0 ? left : '').padEnd(column)}${line}`)
+      .join('\n'),
+  )
+  .join('\n')}
 `
 
 /** `deploy-notify serve`: resolves once listening; exits the process on bad config or state. */

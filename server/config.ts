@@ -104,28 +104,88 @@ const durationOrNever =
     return Number(raw)
   }
 
-/** Each setting by its environment name; the CLI flag is the same name in kebab case. */
+/**
+ * Each setting by its environment name; the CLI flag is the same name in kebab case. `help`
+ * is what `deploy-notify serve --help` says of it, so the help cannot leave a setting out.
+ */
 const settings = {
-  PORT: { parse: integer(0, 65535), fallback: () => 8080, key: 'port' },
-  HOST: { parse: text, fallback: () => '0.0.0.0', key: 'host' },
-  NOTIFY_TOKEN: { parse: token, fallback: () => undefined, key: 'notifyToken' },
-  CORS_ORIGINS: { parse: origins, fallback: () => '*' as const, key: 'corsOrigins' },
-  KEEPALIVE_MS: { parse: integer(1000, 3_600_000), fallback: () => 15_000, key: 'keepaliveMs' },
-  RETRY_MS: { parse: integer(100, 3_600_000), fallback: () => 3000, key: 'retryMs' },
-  DATA_DIR: { parse: text, fallback: () => './data', key: 'dataDir' },
-  REDIS_URL: { parse: redisUrl, fallback: () => undefined, key: 'redisUrl' },
+  PORT: {
+    parse: integer(0, 65535),
+    fallback: () => 8080,
+    key: 'port',
+    help: ['N', 'listen port; 0 = any free port (default 8080)'],
+  },
+  HOST: { parse: text, fallback: () => '0.0.0.0', key: 'host', help: ['ADDRESS', 'listen address (default 0.0.0.0)'] },
+  NOTIFY_TOKEN: {
+    parse: token,
+    fallback: () => undefined,
+    key: 'notifyToken',
+    help: [
+      'TOKEN',
+      'bearer token for POST /notify, at least 16 characters (default unset: a token generated into DATA_DIR/notify-token, which "deploy-notify notify" on this host reads; prefer the variable)',
+    ],
+  },
+  CORS_ORIGINS: {
+    parse: origins,
+    fallback: () => '*' as const,
+    key: 'corsOrigins',
+    help: ['LIST', 'comma-separated origins allowed to subscribe (default *)'],
+  },
+  KEEPALIVE_MS: {
+    parse: integer(1000, 3_600_000),
+    fallback: () => 15_000,
+    key: 'keepaliveMs',
+    help: ['N', 'interval of keepalive comments on every stream, 1000 or more (default 15000)'],
+  },
+  RETRY_MS: {
+    parse: integer(100, 3_600_000),
+    fallback: () => 3000,
+    key: 'retryMs',
+    help: ['N', 'reconnection delay hinted to browsers (default 3000)'],
+  },
+  DATA_DIR: {
+    parse: text,
+    fallback: () => './data',
+    key: 'dataDir',
+    help: ['DIR', 'where the current version per app is kept, without Redis (default ./data)'],
+  },
+  REDIS_URL: {
+    parse: redisUrl,
+    fallback: () => undefined,
+    key: 'redisUrl',
+    help: ['URL', 'redis:// or rediss:// URL: replicas share state and deploys through Redis (default unset)'],
+  },
   // Redis answers in a millisecond; seconds without an answer is a hung server or a dead link.
-  REDIS_COMMAND_TIMEOUT_MS: { parse: integer(200, 60_000), fallback: () => 3000, key: 'redisCommandTimeoutMs' },
-  MAX_CONNECTIONS: { parse: integer(1, 10_000_000), fallback: () => defaultMaxConnections(), key: 'maxConnections' },
+  REDIS_COMMAND_TIMEOUT_MS: {
+    parse: integer(200, 60_000),
+    fallback: () => 3000,
+    key: 'redisCommandTimeoutMs',
+    help: ['N', 'a Redis command unanswered this long fails: the replica reports unhealthy (default 3000)'],
+  },
+  MAX_CONNECTIONS: {
+    parse: integer(1, 10_000_000),
+    fallback: () => defaultMaxConnections(),
+    key: 'maxConnections',
+    help: ['N', 'open streams beyond this get 503 (default 90% of the open-file limit)'],
+  },
   // A request head is one packet; a notify body is at most 16 KiB. Ten seconds is plenty for both.
-  REQUEST_TIMEOUT_MS: { parse: integer(1000, 3_600_000), fallback: () => 10_000, key: 'requestTimeoutMs' },
+  REQUEST_TIMEOUT_MS: {
+    parse: integer(1000, 3_600_000),
+    fallback: () => 10_000,
+    key: 'requestTimeoutMs',
+    help: ['N', 'a request (not a stream) must be complete within this (default 10000)'],
+  },
   // Mercure's write_timeout: bounds what a stalled reader holds over time; browsers reconnect.
   STREAM_LIFETIME_MS: {
     parse: durationOrNever(1000, 31 * 86_400_000),
     fallback: () => 600_000,
     key: 'streamLifetimeMs',
+    help: ['N', 'a stream is closed after this long, and the browser reconnects; 0 = never (default 600000)'],
   },
-} as const satisfies Record<string, { parse: Parse<unknown>; fallback: () => unknown; key: keyof Config }>
+} as const satisfies Record<
+  string,
+  { parse: Parse<unknown>; fallback: () => unknown; key: keyof Config; help: readonly [string, string] }
+>
 
 export type SettingName = keyof typeof settings
 
@@ -133,6 +193,10 @@ export const settingNames = Object.keys(settings) as SettingName[]
 
 /** `KEEPALIVE_MS` -> `keepalive-ms`. */
 export const flagName = (name: SettingName): string => name.toLowerCase().replaceAll('_', '-')
+
+/** Each setting as `serve --help` lists it: its flag, the placeholder of its value, and what it does. */
+export const settingHelp = (): { flag: string; value: string; text: string }[] =>
+  settingNames.map((name) => ({ flag: flagName(name), value: settings[name].help[0], text: settings[name].help[1] }))
 
 /**
  * Builds the config from the environment, with flags (keyed by environment name) taking
