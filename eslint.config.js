@@ -33,6 +33,12 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
+    // Apps' CommonJS configs (npm init writes "type": "commonjs"), loaded with require().
+    files: ['test/fixtures/ci-app/webpack.config.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { ...globals.commonjs } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // vitest's asymmetric matchers (expect.any(String)) are typed any by design.
     files: ['test/**'],
     rules: { '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-argument': 'off' },

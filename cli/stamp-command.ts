@@ -128,7 +128,11 @@ export async function stampDist(options: StampDistOptions): Promise<StampDistRes
   const previous = await readFile(versionPath, 'utf8').catch(() => undefined)
   const packageVersion = (await nearestPackage(dirname(dist)))?.version
   const time = (options.now ?? new Date()).toISOString()
-  const json = versionJson({ version: options.version, app: stamped.app, time, packageVersion }, previous)
+  // What a plugin wrote stays: it knew the app's package, which a folder elsewhere may not show.
+  const json =
+    built && previous !== undefined
+      ? previous
+      : versionJson({ version: options.version, app: stamped.app, time, packageVersion }, previous)
 
   await asStampError(checkBuildFolder(dist, options.version))
 
