@@ -160,7 +160,10 @@ const settings = {
     parse: integer(200, 60_000),
     fallback: () => 3000,
     key: 'redisCommandTimeoutMs',
-    help: ['N', 'a Redis command unanswered this long fails: the replica reports unhealthy (default 3000)'],
+    help: [
+      'N',
+      'with Redis: a command unanswered this long means Redis or the link is hung: /healthz and notify answer 503 (default 3000)',
+    ],
   },
   MAX_CONNECTIONS: {
     parse: integer(1, 10_000_000),
