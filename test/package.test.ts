@@ -1,14 +1,18 @@
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, rm, symlink, copyFile, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, copyFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
-// The package as users get it: `npm pack`, installed into a fresh app from the tarball (offline,
-// from npm's cache), its bin run with npx, every entry imported, its declarations type-checked.
+// The package as users get it: `npm pack`, installed from the tarball (offline, from npm's cache)
+// into a fresh app made with `npm init -y` (a CommonJS package, as npm writes it), its bin run
+// with npx --no, every entry imported, the build plugins loaded from CommonJS configs, its
+// declarations type-checked.
 const REPO = fileURLToPath(new URL('../', import.meta.url))
 const CONSUMER = fileURLToPath(new URL('./fixtures/package-consumer/', import.meta.url))
+/** An app whose vite.config.js and webpack.config.js are CommonJS (no "type": "module" above them). */
+const CJS_APP = fileURLToPath(new URL('./fixtures/ci-app/', import.meta.url))
 /** What an app that uses the framework entries has installed itself (optional peers of deploy-notify). */
 const PEERS = [
   'vue',
@@ -20,6 +24,7 @@ const PEERS = [
   '@types/node',
   'vite',
   'webpack',
+  'html-webpack-plugin',
 ]
 
 interface Run {
@@ -29,8 +34,18 @@ interface Run {
 }
 
 function run(command: string, args: string[], cwd: string, timeoutMs = 120_000): Promise<Run> {
+  return runWith(command, args, cwd, process.env, timeoutMs)
+}
+
+function runWith(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 120_000,
+): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(command, args, { cwd, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
+    execFile(command, args, { cwd, env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
     )
   })
@@ -49,7 +64,8 @@ describe('the packed package', () => {
     files = info!.files.map((file) => file.path)
     app = join(folder, 'app')
     await mkdir(app)
-    await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
+    const init = await run('npm', ['init', '-y'], app)
+    expect(init.code, init.stderr).toBe(0)
     const installed = await run(
       'npm',
       ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', join(folder, info!.filename)],
@@ -62,6 +78,7 @@ describe('the packed package', () => {
       await symlink(join(REPO, 'node_modules', name), join(app, 'node_modules', name))
     }
     for (const name of await readdir(CONSUMER)) await copyFile(join(CONSUMER, name), join(app, name))
+    await cp(CJS_APP, join(app, 'web'), { recursive: true })
   }, 180_000)
 
   afterAll(async () => {
@@ -69,7 +86,11 @@ describe('the packed package', () => {
   })
 
   it('holds the built package and nothing from test/, bench/ or examples/', () => {
-    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/cli/cli.js']))
+    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'nginx.conf', 'dist/cli/cli.js']))
+    for (const plugin of ['vite-plugin', 'webpack-plugin'])
+      expect(files).toEqual(
+        expect.arrayContaining([`dist/build-time/${plugin}.cjs`, `dist/build-time/${plugin}.d.cts`]),
+      )
     expect(files.filter((path) => /^(test|bench|examples|client|server|build-time|cli|contract)\//.test(path))).toEqual(
       [],
     )
@@ -85,12 +106,55 @@ describe('the packed package', () => {
     }
   })
 
-  it('runs its bin with npx', async () => {
-    const help = await run('npx', ['deploy-notify', '--help'], app, 30_000)
+  it('is a CommonJS app, as npm init -y makes it', async () => {
+    const pkg = JSON.parse(await readFile(join(app, 'package.json'), 'utf8')) as { type?: string }
+    expect(pkg.type ?? 'commonjs').toBe('commonjs')
+  })
+
+  it('runs its bin with npx --no: help and version as words, and each command with --help', async () => {
+    const help = await run('npx', ['--no', 'deploy-notify', 'help'], app, 30_000)
     expect(help.code, help.stderr).toBe(0)
     expect(help.stdout).toMatch(/^Usage: deploy-notify <command>/)
     expect(help.stdout).toMatch(/serve/)
+    const version = await run('npx', ['--no', 'deploy-notify', 'version'], app, 30_000)
+    expect(version.stdout).toBe(
+      `${(JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string }).version}\n`,
+    )
+    const notifyHelp = await run('npx', ['--no', 'deploy-notify', 'notify', '--help'], app, 30_000)
+    expect(notifyHelp.stdout).toMatch(/^Usage: deploy-notify notify /)
   })
+
+  it('loads the build plugins from a CommonJS vite.config.js and a require-based webpack.config.js', async () => {
+    const web = join(app, 'web')
+    // Outside a git repository (as in a Docker build), the plugins take the version from here.
+    const env: NodeJS.ProcessEnv = { ...process.env, DEPLOY_NOTIFY_VERSION: 'cjs-1' }
+    delete env.NODE_ENV
+    delete env.VITEST
+    const stamped = async (bundler: string) => {
+      const html = await readFile(join(web, 'dist', 'index.html'), 'utf8')
+      expect(html, bundler).toMatch(
+        /<script src="?\/deploy-notify\/client\.js"? data-version="cjs-1" data-app="web" defer><\/script>/,
+      )
+      expect(JSON.parse(await readFile(join(web, 'dist', 'version.json'), 'utf8'))).toMatchObject({
+        version: 'cjs-1',
+        app: 'web',
+      })
+    }
+    const vite = await runWith(
+      process.execPath,
+      [join(app, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'],
+      web,
+      env,
+    )
+    expect(vite.code, vite.stdout + vite.stderr).toBe(0)
+    await stamped('vite')
+    const script = `require('webpack')(require('./webpack.config.js'), (error, stats) => {
+      if (error || stats.hasErrors()) { console.error(error ?? stats.toString('errors-only')); process.exit(1) }
+    })`
+    const webpack = await runWith(process.execPath, ['-e', script], web, env)
+    expect(webpack.code, webpack.stdout + webpack.stderr).toBe(0)
+    await stamped('webpack')
+  }, 90_000)
 
   it('imports every entry in plain Node, and renders the hook, the composable and <NavigationCheck> on a server', async () => {
     const ssr = await run(process.execPath, ['ssr.mjs'], app, 30_000)
