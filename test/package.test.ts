@@ -1,9 +1,13 @@
 import { execFile } from 'node:child_process'
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, copyFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, copyFile, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { getJson } from './helpers/http.js'
+import { startTestSidecar, TOKEN } from './helpers/sidecar.js'
 
 // The package as users get it: `npm pack`, installed from the tarball (offline, from npm's cache)
 // into a fresh app made with `npm init -y` (a CommonJS package, as npm writes it), its bin run
@@ -49,6 +53,40 @@ function runWith(
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
     )
   })
+}
+
+/** The built index.html of README's first way in, before stamp. */
+const BUILT_INDEX = `<!doctype html>
+<html lang="en">
+  <head>
+    <title>web</title>
+    <script src="https://sidecar.example/client.js" data-app="web" defer></script>
+  </head>
+  <body></body>
+</html>
+`
+
+/**
+ * Every deploy-notify command in the sh blocks of README.md and docs/*.md, in reading order,
+ * with the `cp` that copies a build between them; not `serve` (it runs until stopped), not
+ * the CI recipes' scripts (test/ci-recipes.test.ts runs those), not the app's own steps.
+ */
+async function documentedCommands(): Promise<{ page: string; command: string }[]> {
+  const pages = ['README.md', ...(await readdir(join(REPO, 'docs'))).sort().map((name) => `docs/${name}`)]
+  const commands: { page: string; command: string }[] = []
+  for (const page of pages) {
+    const text = await readFile(join(REPO, page), 'utf8')
+    for (const [, block = ''] of text.matchAll(/^```sh\n([\s\S]*?)^```$/gm)) {
+      if (block.startsWith('#!')) continue
+      for (const line of block.replace(/\\\n\s*/g, '').split('\n')) {
+        const command = line.trim()
+        expect(command, `${page}: npx --no, so npx never fetches a namesake`).not.toMatch(/npx deploy-notify/)
+        const runs = /npx --no deploy-notify (?!serve)/.test(command) || command.startsWith('cp ')
+        if (runs) commands.push({ page, command })
+      }
+    }
+  }
+  return commands
 }
 
 describe('the packed package', () => {
@@ -155,6 +193,48 @@ describe('the packed package', () => {
     expect(webpack.code, webpack.stdout + webpack.stderr).toBe(0)
     await stamped('webpack')
   }, 90_000)
+
+  it('runs every command README and docs/ show, as shown, from the app', async () => {
+    const sidecar = await startTestSidecar()
+    const webRoot = await mkdtemp(join(folder, 'www-'))
+    // The app's public URL, for --wait-live: the web root as a web server serves it.
+    const site = createServer((request, response) => {
+      readFile(join(webRoot, new URL(request.url ?? '/', 'http://x').pathname)).then(
+        (body) => response.end(body),
+        () => response.writeHead(404).end(),
+      )
+    })
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve))
+    const siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`
+    try {
+      await mkdir(join(app, 'dist'), { recursive: true })
+      await writeFile(join(app, 'dist', 'index.html'), BUILT_INDEX)
+      const env = {
+        PATH: [dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
+        HOME: process.env.HOME ?? tmpdir(),
+        NOTIFY_TOKEN: TOKEN,
+        DEPLOY_NOTIFY_TOKEN: TOKEN,
+        GIT_SHA: '4f2a9c1',
+        CI_PIPELINE_IID: '7',
+        PREVIOUS_RELEASE: 'r1',
+      }
+      const commands = await documentedCommands()
+      expect(commands.filter((c) => c.page === 'README.md').length).toBeGreaterThanOrEqual(3)
+      for (const { page, command } of commands) {
+        const local = command
+          .replaceAll('https://sidecar.example', sidecar.url)
+          .replaceAll('https://app.example', siteUrl)
+          .replaceAll('/srv/www', webRoot)
+          .replaceAll('/srv/releases', join(folder, 'releases'))
+        const exit = await runWith('bash', ['-eo', 'pipefail', '-c', local], app, env, 30_000)
+        expect(exit.code, `${page}: ${command}\n${exit.stdout}${exit.stderr}`).toBe(0)
+      }
+      expect((await getJson(`${sidecar.url}/version?app=web`)).json).toMatchObject({ version: '4f2a9c1' })
+    } finally {
+      site.close()
+      await sidecar.close()
+    }
+  }, 120_000)
 
   it('imports every entry in plain Node, and renders the hook, the composable and <NavigationCheck> on a server', async () => {
     const ssr = await run(process.execPath, ['ssr.mjs'], app, 30_000)

@@ -30,3 +30,16 @@ describe('docs/frameworks.md', () => {
     expect(react).toBe(vue.replace("from 'deploy-notify/vue'", "from 'deploy-notify/react'"))
   })
 })
+
+/**
+ * The build plugins' configs in README.md and docs/build-and-ci.md are the CommonJS app's that
+ * test/ci-recipes.test.ts builds (and test/package.test.ts builds from the packed package).
+ */
+const CONFIGS = ['test/fixtures/ci-app/vite.config.js', 'test/fixtures/ci-app/webpack.config.js']
+
+describe.each(['README.md', 'docs/build-and-ci.md'])('%s', (page) => {
+  it.each(CONFIGS)('shows %s verbatim', async (path) => {
+    const [text, source] = await Promise.all([read(page), read(path)])
+    expect(text).toContain(`\`\`\`js\n${source}\`\`\``)
+  })
+})
