@@ -43,3 +43,41 @@ describe.each(['README.md', 'docs/build-and-ci.md'])('%s', (page) => {
     expect(text).toContain(`\`\`\`js\n${source}\`\`\``)
   })
 })
+
+describe('docs/client.md', () => {
+  it("shows the module example that test/package.test.ts type-checks against the packed package's declarations", async () => {
+    const [page, fixture] = await Promise.all([
+      read('docs/client.md'),
+      read('test/fixtures/package-consumer/module-api.mts'),
+    ])
+    const marker = '// docs/client.md shows what follows.\n'
+    const body = fixture.slice(fixture.indexOf(marker) + marker.length, fixture.indexOf('\nexport { notifier }'))
+    expect(page).toContain(`\`\`\`ts\n${body.trim()}\n\`\`\``)
+  })
+
+  it('shows the service-worker lines that deploy-notify/worker.js ships', async () => {
+    const [page, worker] = await Promise.all([read('docs/client.md'), read('client/worker.js')])
+    const listener = worker.slice(worker.indexOf('self.addEventListener'))
+    expect(page).toContain(`\`\`\`js\n${listener}\`\`\``)
+  })
+})
+
+describe('docs/scaling-out.md', () => {
+  it("shows the replicas' upstream that nginx.conf has as a comment", async () => {
+    const [page, conf] = await Promise.all([read('docs/scaling-out.md'), read('nginx.conf')])
+    const servers = [...conf.matchAll(/^\s*#\s+(server 10\.[^;]+;)$/gm)].map((match) => `    ${match[1]}`)
+    expect(servers).toHaveLength(2)
+    expect(page).toContain(`upstream deploy_notify {\n${servers.join('\n')}\n    keepalive 16;\n}`)
+  })
+})
+
+describe('docs/sidecar.md', () => {
+  it('shows event data that follows the rules of every field', async () => {
+    const { followsRule } = await import('../contract/fields.js')
+    const page = await read('docs/sidecar.md')
+    const [, json = ''] = /```json\n(.+)\n```/.exec(page) ?? []
+    const data = JSON.parse(json) as Record<string, unknown>
+    for (const [field, value] of Object.entries(data))
+      expect(followsRule(field as Parameters<typeof followsRule>[0], value), field).toBe(true)
+  })
+})
