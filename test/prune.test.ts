@@ -70,7 +70,8 @@ describe('deploy-notify prune', { timeout: 90_000 }, () => {
     expect(await tree(root)).toEqual(before)
 
     await closePages()
-    const dry = await prune('--dry-run')
+    // Without --app, the app is the one the web root's version.json names: the same plan.
+    const dry = await runCli(['prune', '--dir', root, '--url', sidecar.url, '--dry-run'])
     expect(dry.code).toBe(0)
     expect(await tree(root)).toEqual(before)
     const real = await prune()
