@@ -81,3 +81,14 @@ describe('docs/sidecar.md', () => {
       expect(followsRule(field as Parameters<typeof followsRule>[0], value), field).toBe(true)
   })
 })
+
+describe('docs/deploying.md', () => {
+  it("shows the Dockerfile's own build and run commands, with the volume it declares", async () => {
+    const [page, dockerfile] = await Promise.all([read('docs/deploying.md'), read('Dockerfile')])
+    const build = / Build: (.+)$/m.exec(dockerfile)?.[1]
+    const run = /^# Run: (.+)$/m.exec(dockerfile)?.[1]
+    expect(page).toContain(`\`\`\`sh\n${build}\n${run}\n\`\`\``)
+    expect(run).toContain(':/data ')
+    expect(dockerfile).toMatch(/^VOLUME \/data$/m)
+  })
+})
