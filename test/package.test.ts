@@ -110,6 +110,8 @@ describe('the packed package', () => {
       app,
     )
     expect(installed.code, installed.stderr).toBe(0)
+    // Every dependency supports the Node versions the package does (engines: >=20).
+    expect(installed.stderr).not.toMatch(/EBADENGINE/)
     // The app's own frameworks, as it would have installed them.
     for (const name of PEERS) {
       await mkdir(join(app, 'node_modules', name, '..'), { recursive: true })
