@@ -10,6 +10,7 @@ const startFailures: Record<string, (message: string) => Error> = {
   DN_ERR_CONFIG: (message) => new UsageError(message),
   DN_ERR_STATE: (message) => new StartError(message),
   DN_ERR_DATA_DIR_IN_USE: (message) => new StartError(message),
+  DN_ERR_REDIS_CERTIFICATE: (message) => new StartError(message),
   // Listening: a port that is taken or privileged, an address this host does not have or
   // cannot resolve.
   ...Object.fromEntries(

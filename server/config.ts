@@ -11,14 +11,31 @@ export interface Config {
   keepaliveMs: number
   retryMs: number
   dataDir: string
+  /** A plain or TLS Redis; with Sentinels or Cluster nodes, only its credentials and TLS are used. */
   redisUrl: string | undefined
   /** How long a Redis command may take before the link counts as hung (503, streams let go). */
   redisCommandTimeoutMs: number
+  /** A CA that `rediss://` certificates must chain to, instead of the system's. */
+  redisTlsCa: CaFile | undefined
+  redisSentinels: HostPort[] | undefined
+  /** The master Sentinel names; only with `redisSentinels` (default `mymaster`). */
+  redisSentinelName: string | undefined
+  redisClusterNodes: HostPort[] | undefined
   maxConnections: number
   /** How long a client has to send its request, from connecting or from its first byte. */
   requestTimeoutMs: number
   /** How long a stream stays open at most; 0 = until the client leaves. */
   streamLifetimeMs: number
+}
+
+export interface HostPort {
+  host: string
+  port: number
+}
+
+export interface CaFile {
+  path: string
+  pem: string
 }
 
 /** A setting the sidecar cannot run with; the message names it. The CLI exits 2. */
@@ -72,6 +89,30 @@ const origins: Parse<'*' | string[]> = (raw, name) => {
 const redisUrl: Parse<string> = (raw, name) => {
   if (!/^rediss?:\/\//.test(raw)) throw new ConfigError(`${name} must start with redis:// or rediss://`)
   return raw
+}
+
+/** `host:port[,host:port…]`; an IPv6 address in brackets (`[::1]:26379`). */
+const hostPorts: Parse<HostPort[]> = (raw, name) =>
+  raw.split(',').map((item) => {
+    const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(item.trim())
+    const port = Number(match?.[3])
+    if (!match || port < 1 || port > 65535) {
+      throw new ConfigError(`${name} must be host:port[,host:port…], got "${item.trim()}"`)
+    }
+    return { host: (match[1] ?? match[2])!, port }
+  })
+
+const caFile: Parse<CaFile> = (raw, name) => {
+  let pem: string
+  try {
+    pem = readFileSync(raw, 'utf8')
+  } catch (error) {
+    throw new ConfigError(`${name}: cannot read "${raw}" (${(error as NodeJS.ErrnoException).code ?? String(error)})`)
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError(`${name}: "${raw}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`)
+  }
+  return { path: raw, pem }
 }
 
 /** The process's open-file limit: each stream holds one descriptor. */
@@ -153,7 +194,10 @@ const settings = {
     parse: redisUrl,
     fallback: () => undefined,
     key: 'redisUrl',
-    help: ['URL', 'redis:// or rediss:// URL: replicas share state and deploys through Redis (default unset)'],
+    help: [
+      'URL',
+      'redis:// or rediss:// (TLS) URL: replicas share state and deploys through Redis; with Sentinels or Cluster nodes only its credentials and TLS are used (default unset)',
+    ],
   },
   // Redis answers in a millisecond; seconds without an answer is a hung server or a dead link.
   REDIS_COMMAND_TIMEOUT_MS: {
@@ -164,6 +208,30 @@ const settings = {
       'N',
       'with Redis: a command unanswered this long means Redis or the link is hung: /healthz and notify answer 503 (default 3000)',
     ],
+  },
+  REDIS_TLS_CA: {
+    parse: caFile,
+    fallback: () => undefined,
+    key: 'redisTlsCa',
+    help: ['FILE', "a PEM file of the CA the rediss:// certificate must chain to (default: the system's CAs)"],
+  },
+  REDIS_SENTINELS: {
+    parse: hostPorts,
+    fallback: () => undefined,
+    key: 'redisSentinels',
+    help: ['LIST', 'host:port,... of Redis Sentinels: follow the master they name (default unset)'],
+  },
+  REDIS_SENTINEL_NAME: {
+    parse: text,
+    fallback: () => undefined,
+    key: 'redisSentinelName',
+    help: ['NAME', 'the name of that master, with --redis-sentinels (default mymaster)'],
+  },
+  REDIS_CLUSTER_NODES: {
+    parse: hostPorts,
+    fallback: () => undefined,
+    key: 'redisClusterNodes',
+    help: ['LIST', 'host:port,... of some nodes of a Redis Cluster (default unset)'],
   },
   MAX_CONNECTIONS: {
     parse: integer(1, 10_000_000),
@@ -210,15 +278,42 @@ export function loadConfig(
   flags: Partial<Record<SettingName, string>> = {},
 ): Config {
   const config: Record<string, unknown> = {}
+  const given = new Set<SettingName>()
+  const label = (name: SettingName) => (flags[name] === undefined ? name : `--${flagName(name)}`)
   for (const name of settingNames) {
     const setting = settings[name]
     const raw = flags[name] ?? env[name]
-    const label = flags[name] === undefined ? name : `--${flagName(name)}`
-    config[setting.key] = raw === undefined || raw === '' ? setting.fallback() : setting.parse(raw, label)
+    if (raw !== undefined && raw !== '') given.add(name)
+    config[setting.key] = given.has(name) ? setting.parse(raw!, label(name)) : setting.fallback()
   }
-  // Without it each replica would generate a token of its own into its DATA_DIR (notify-token.ts).
-  if (config.redisUrl !== undefined && config.notifyToken === undefined) {
-    throw new ConfigError('REDIS_URL needs NOTIFY_TOKEN: replicas behind one URL must share one token')
-  }
+  checkRedisMode(config as unknown as Config, given, label)
   return config as unknown as Config
 }
+
+/**
+ * One Redis mode at most: a URL alone, Sentinels, or Cluster nodes (a URL beside either gives
+ * the data nodes' credentials and TLS). A setting that means something only in a mode (a CA
+ * without TLS, a master name without Sentinels) is refused rather than ignored.
+ */
+function checkRedisMode(config: Config, given: Set<SettingName>, label: (name: SettingName) => string): void {
+  if (given.has('REDIS_SENTINELS') && given.has('REDIS_CLUSTER_NODES')) {
+    throw new ConfigError(
+      `${label('REDIS_SENTINELS')} and ${label('REDIS_CLUSTER_NODES')} are two Redis modes; set one of them`,
+    )
+  }
+  if (given.has('REDIS_SENTINEL_NAME') && !given.has('REDIS_SENTINELS')) {
+    throw new ConfigError(`${label('REDIS_SENTINEL_NAME')} needs REDIS_SENTINELS`)
+  }
+  if (given.has('REDIS_TLS_CA') && !config.redisUrl?.startsWith('rediss://')) {
+    throw new ConfigError(`${label('REDIS_TLS_CA')} needs TLS: a REDIS_URL that starts with rediss://`)
+  }
+  // Without it each replica would generate a token of its own into its DATA_DIR (notify-token.ts).
+  const mode = (['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const).find((name) => given.has(name))
+  if (mode && config.notifyToken === undefined) {
+    throw new ConfigError(`${label(mode)} needs NOTIFY_TOKEN: replicas behind one URL must share one token`)
+  }
+}
+
+/** Whether replicas share a Redis, in any of its modes. */
+export const usesRedis = (config: Pick<Config, 'redisUrl' | 'redisSentinels' | 'redisClusterNodes'>): boolean =>
+  config.redisUrl !== undefined || config.redisSentinels !== undefined || config.redisClusterNodes !== undefined

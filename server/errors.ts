@@ -36,6 +36,8 @@ export const ShuttingDownError = createError(
 
 /** The state under DATA_DIR (or the token file beside it) cannot be read or used: exit 1. */
 export const StateError = createError('DN_ERR_STATE', '%s')
+/** Redis over TLS presents a certificate that does not verify: exit 1 (retrying cannot help). */
+export const RedisCertificateError = createError('DN_ERR_REDIS_CERTIFICATE', '%s')
 /** Another sidecar runs on the same DATA_DIR: exit 1. */
 export const DataDirInUseError = createError('DN_ERR_DATA_DIR_IN_USE', '%s')
 

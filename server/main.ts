@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { buildApp } from './app.js'
-import type { Config } from './config.js'
+import { usesRedis, type Config } from './config.js'
 import { generatedToken } from './notify-token.js'
 import { createStore } from './store/create-store.js'
 import type { Store } from './store/store.js'
@@ -50,7 +50,7 @@ export async function startSidecar(config: Config): Promise<Sidecar> {
   }
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : config.port
-  const where = config.redisUrl ? { redis: true } : { dataDir: config.dataDir }
+  const where = usesRedis(config) ? { redis: true } : { dataDir: config.dataDir }
   app.log.info({ port, host: config.host, ...where }, `deploy-notify listening on http://${config.host}:${port}`)
   return {
     app,

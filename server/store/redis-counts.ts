@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import type { Redis } from 'ioredis'
 import { followsRule } from '../../contract/fields.js'
 import { boundedVersions } from '../status.js'
 import { END_GRACE_MS } from '../streams.js'
-import { COUNTS } from './redis-keys.js'
+import type { RedisClient } from './redis-connection.js'
+import type { RedisKeys } from './redis-keys.js'
 import { LET_GO_MS, type SharedCounts, type StreamCounts } from './store.js'
 
 /** How often each replica shares its counts and reads everyone's. */
@@ -72,7 +72,8 @@ type Sum = Map<string, Map<string, number>>
  * program's field, a name that breaks its field rule) is skipped.
  */
 export function shareStreamCounts(
-  redis: Redis,
+  redis: RedisClient,
+  { counts: countsKey }: RedisKeys,
   local: StreamCounts,
   timing: CountsTiming,
   onFailure: (error: Error) => void,
@@ -98,7 +99,7 @@ export function shareStreamCounts(
     const [now, fields] = (await redis.eval(
       SHARE,
       1,
-      COUNTS,
+      countsKey,
       field,
       JSON.stringify(counts),
       dropAfter,

@@ -1,18 +1,52 @@
 /** Where the Redis store keeps things, and the scripts that change them in one step. */
 
-const PREFIX = 'deploy-notify:'
-/** Every change of every app is published here, as the deploy's JSON. */
-export const CHANNEL = `${PREFIX}deploys`
-/** The set of app names with a state. */
-export const APPS = `${PREFIX}apps`
-export const stateKey = (app: string) => `${PREFIX}state:${app}`
-export const historyKey = (app: string) => `${PREFIX}history:${app}`
 /**
- * Every replica's open pages, in one hash (one key, so no SCAN and one slot in a cluster):
- * field = the replica's id, value = `{"at": Redis time in ms, "counts": {app: {version: n}}}`,
- * plus `"closed": true` once the replica has shut down (`redis-counts.ts`).
+ * In a Cluster every key and the channel carry this hash tag, so all of them live in one slot:
+ * the compare-and-set script touches an app's state, its history and the set of apps in one
+ * step, and a script may only touch keys (and shard channels) of one slot. One slot for every
+ * app rather than one per app: the set of apps and the one channel are shared, and deploys are
+ * few and small, so one shard carries them easily.
  */
-export const COUNTS = `${PREFIX}counts`
+const CLUSTER_PREFIX = '{deploy-notify}:'
+/** The slot of `CLUSTER_PREFIX` (CRC16 of "deploy-notify", mod 16384), whose master the subscriber follows. */
+export const CLUSTER_SLOT = 13813
+
+/** Where the store keeps things in one Redis, and how it publishes there. */
+export interface RedisKeys {
+  /** Every change of every app is published here, as the deploy's JSON. */
+  readonly channel: string
+  /** The set of app names with a state. */
+  readonly apps: string
+  /**
+   * Every replica's open pages, in one hash (one key, so no SCAN and one slot in a cluster):
+   * field = the replica's id, value = `{"at": Redis time in ms, "counts": {app: {version: n}}}`,
+   * plus `"closed": true` once the replica has shut down (`redis-counts.ts`).
+   */
+  readonly counts: string
+  state(app: string): string
+  history(app: string): string
+  /** `COMPARE_AND_PUBLISH` and `RESTORE` below, publishing with the given command. */
+  readonly compareAndPublish: string
+  readonly restore: string
+}
+
+/**
+ * The keys and scripts for a server (the names replicas have always used, so an upgrade finds
+ * its state) or for a Cluster (hash-tagged, and published with SPUBLISH where the servers have
+ * sharded pub/sub).
+ */
+export function redisKeys(cluster: boolean, publish: 'PUBLISH' | 'SPUBLISH' = 'PUBLISH'): RedisKeys {
+  const prefix = cluster ? CLUSTER_PREFIX : 'deploy-notify:'
+  return {
+    channel: `${prefix}deploys`,
+    apps: `${prefix}apps`,
+    counts: `${prefix}counts`,
+    state: (app) => `${prefix}state:${app}`,
+    history: (app) => `${prefix}history:${app}`,
+    compareAndPublish: COMPARE_AND_PUBLISH.replace("'PUBLISH'", `'${publish}'`),
+    restore: RESTORE.replace("'PUBLISH'", `'${publish}'`),
+  }
+}
 
 /**
  * Makes a deploy current only if the app's state is still the one it was decided against
@@ -24,7 +58,7 @@ export const COUNTS = `${PREFIX}counts`
  * Redis's own clock (ms): a script that runs later (Redis was hung, the link was frozen and
  * the replica has answered 503 since) changes nothing and returns -1. Returns 1 when stored.
  */
-export const COMPARE_AND_PUBLISH = `
+const COMPARE_AND_PUBLISH = `
 if ARGV[7] and ARGV[7] ~= '' then
   local now = redis.call('TIME')
   if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[7]) then return -1 end
@@ -44,7 +78,7 @@ return 1`
  * counts on from it and ids never go backwards for a browser. KEYS: state, history, apps.
  * ARGV: the deploy's JSON, its id, the app, the channel, then the history's JSON, newest first.
  */
-export const RESTORE = `
+const RESTORE = `
 local stored = redis.call('GET', KEYS[1])
 if stored then
   local ok, deploy = pcall(cjson.decode, stored)

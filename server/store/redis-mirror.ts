@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis'
 import type { Deploy } from '../../contract/deploy.js'
-import { APPS, CHANNEL, COMPARE_AND_PUBLISH, historyKey, RESTORE, stateKey } from './redis-keys.js'
+import type { RedisClient } from './redis-connection.js'
+import type { RedisKeys } from './redis-keys.js'
 import { HISTORY_LENGTH, withDeploy } from './store.js'
 import { storedDeploy } from './stored-deploy.js'
 
@@ -23,7 +23,8 @@ export class RedisMirror {
   readonly histories = new Map<string, Deploy[]>()
   readonly listeners: ((deploy: Deploy) => void)[] = []
   rejected = 0
-  readonly #redis: Redis
+  readonly #redis: RedisClient
+  readonly #keys: RedisKeys
   readonly #log: Log
   readonly #missed: () => void
   #unlogged = 0
@@ -32,8 +33,9 @@ export class RedisMirror {
   #checks: Promise<void> = Promise.resolve()
 
   /** `missed` is called when a message could not be checked (Redis away): a gap for a re-read. */
-  constructor(redis: Redis, log: Log, missed: () => void) {
+  constructor(redis: RedisClient, keys: RedisKeys, log: Log, missed: () => void) {
     this.#redis = redis
+    this.#keys = keys
     this.#log = log
     this.#missed = missed
   }
@@ -67,15 +69,15 @@ export class RedisMirror {
     let history: string[]
     try {
       ;[state, history] = await Promise.all([
-        this.#redis.get(stateKey(deploy.app)),
-        this.#redis.lrange(historyKey(deploy.app), 0, HISTORY_LENGTH - 1),
+        this.#redis.get(this.#keys.state(deploy.app)),
+        this.#redis.lrange(this.#keys.history(deploy.app), 0, HISTORY_LENGTH - 1),
       ])
     } catch {
       return this.#missed()
     }
     if (state === message || history.includes(message)) return this.accept(deploy, undefined, message)
     this.#reject('a message on the channel', `Redis does not store it as a deploy of app "${deploy.app}"`)
-    const stored = state === null ? undefined : this.#parse(state, `the key ${stateKey(deploy.app)}`)
+    const stored = state === null ? undefined : this.#parse(state, `the key ${this.#keys.state(deploy.app)}`)
     if (stored?.app === deploy.app) this.accept(stored, undefined, state!)
   }
 
@@ -97,19 +99,34 @@ export class RedisMirror {
     for (const listener of this.listeners) listener(deploy)
   }
 
-  /** Reads every app's state: at start, and after a cut-off in which changes may have been missed. */
+  /**
+   * Reads every app's state: at start, and after a cut-off in which changes may have been
+   * missed, which are then told in order (from the history, up to `HISTORY_LENGTH`).
+   */
   async resync(): Promise<void> {
-    const apps = await this.#redis.smembers(APPS)
-    for (const app of apps) {
-      const [state, history] = await Promise.all([
-        this.#redis.get(stateKey(app)),
-        this.#redis.lrange(historyKey(app), 0, HISTORY_LENGTH - 1),
-      ])
-      const deploy = state === null ? undefined : this.#parse(state, `the key ${stateKey(app)}`)
-      if (!deploy || deploy.app !== app) continue
-      const deploys = history.flatMap((item) => this.#parse(item, `the list ${historyKey(app)}`) ?? [])
-      this.accept(deploy, deploys[0]?.id === deploy.id ? deploys : withDeploy(deploys, deploy))
+    for (const app of await this.#redis.smembers(this.#keys.apps)) await this.catchUp(app)
+  }
+
+  /**
+   * Reads one app's state and history, and takes the deploys this replica missed while it
+   * could not hear (a failover, a cut) oldest first: every open stream gets each one, as if it
+   * had heard it. An app it did not know yet only gets its current deploy.
+   */
+  async catchUp(app: string): Promise<void> {
+    const keys = this.#keys
+    const [state, history] = await Promise.all([
+      this.#redis.get(keys.state(app)),
+      this.#redis.lrange(keys.history(app), 0, HISTORY_LENGTH - 1),
+    ])
+    const deploy = state === null ? undefined : this.#parse(state, `the key ${keys.state(app)}`)
+    if (!deploy || deploy.app !== app) return
+    const deploys = history.flatMap((item) => this.#parse(item, `the list ${keys.history(app)}`) ?? [])
+    const full = deploys[0]?.id === deploy.id ? deploys : withDeploy(deploys, deploy)
+    const known = Number(this.current.get(app)?.id ?? Infinity)
+    for (const missed of full.filter((d) => d.app === app && Number(d.id) > known).reverse()) {
+      if (missed.id !== deploy.id) this.accept(missed)
     }
+    this.accept(deploy, full)
   }
 
   /**
@@ -117,13 +134,14 @@ export class RedisMirror {
    * from this copy, so ids go on from here. Cheap when nothing was lost: one SCARD.
    */
   async restoreIfLost(): Promise<number> {
-    if ((await this.#redis.scard(APPS)) >= this.current.size) return 0
+    const keys = this.#keys
+    if ((await this.#redis.scard(keys.apps)) >= this.current.size) return 0
     let restored = 0
     for (const [app, deploy] of this.current) {
       const history = (this.histories.get(app) ?? [deploy]).map((item) => JSON.stringify(item))
-      const keys = [stateKey(app), historyKey(app), APPS]
-      const args = [JSON.stringify(deploy), deploy.id, app, CHANNEL, ...history]
-      restored += Number(await this.#redis.eval(RESTORE, keys.length, ...keys, ...args))
+      const names = [keys.state(app), keys.history(app), keys.apps]
+      const args = [JSON.stringify(deploy), deploy.id, app, keys.channel, ...history]
+      restored += Number(await this.#redis.eval(keys.restore, names.length, ...names, ...args))
     }
     if (restored > 0) this.#log.warn(`Redis had lost the state of ${restored} app(s); restored it from this replica`)
     return restored
@@ -131,10 +149,11 @@ export class RedisMirror {
 
   #renumber(raw: string, deploy: Deploy, known: Deploy): void {
     const renumbered = JSON.stringify({ ...deploy, id: String(Number(known.id) + 1) })
-    const keys = [stateKey(deploy.app), historyKey(deploy.app), APPS]
-    const args = [raw, renumbered, HISTORY_LENGTH, deploy.app, CHANNEL, '1']
+    const keys = this.#keys
+    const names = [keys.state(deploy.app), keys.history(deploy.app), keys.apps]
+    const args = [raw, renumbered, HISTORY_LENGTH, deploy.app, keys.channel, '1']
     // Another replica may win the compare-and-set; its renumbered deploy comes back here too.
-    this.#redis.eval(COMPARE_AND_PUBLISH, keys.length, ...keys, ...args).catch((error: Error) => {
+    this.#redis.eval(keys.compareAndPublish, names.length, ...names, ...args).catch((error: Error) => {
       this.#log.warn(`cannot renumber deploy ${deploy.id} of app "${deploy.app}" in Redis: ${error.message}`)
     })
   }
