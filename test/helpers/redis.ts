@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -31,6 +32,16 @@ export function skipWithoutRedis(file: string): boolean {
 const START_TIMEOUT_MS = 5000
 const STOP_GRACE_MS = 3000
 
+/** What makes a server more than a plain one: more arguments, or the Sentinel role. */
+export interface RedisServerOptions {
+  /** Appended to the command line (`--replicaof 127.0.0.1 6379`, `--cluster-enabled yes`, TLS). */
+  args?: string[]
+  /** Requires this password of clients (and gives it to its master, as a replica). */
+  password?: string
+  /** Runs a Sentinel instead (`redis-server sentinel.conf --sentinel`) with these lines of config. */
+  sentinel?: string[]
+}
+
 /**
  * A real redis-server of the test's own: a child process on a free loopback port, its data in a
  * folder of its own with the append-only file on, so `restart()` on the same port and folder
@@ -46,15 +57,16 @@ export class RedisServer {
     readonly binary: string,
     readonly port: number,
     readonly dir: string,
+    readonly options: RedisServerOptions,
   ) {
     this.url = `redis://127.0.0.1:${port}`
   }
 
   /** A server on a free port, not started yet (for "Redis down at start"). */
-  static async create(binary = REDIS_SERVER): Promise<RedisServer> {
+  static async create(binary = REDIS_SERVER, options: RedisServerOptions = {}): Promise<RedisServer> {
     if (!binary)
       throw new Error('redis-server is required (CI installs it; apt-get install redis-server, or set REDIS_SERVER)')
-    return new RedisServer(binary, await freePort(), await mkdtemp(join(tmpdir(), 'deploy-notify-redis-')))
+    return new RedisServer(binary, await freePort(), await mkdtemp(join(tmpdir(), 'deploy-notify-redis-')), options)
   }
 
   get running(): boolean {
@@ -69,7 +81,16 @@ export class RedisServer {
   async start(): Promise<void> {
     if (this.running) throw new Error(`redis-server on ${this.port} is already running`)
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes']
-    const child = spawn(this.binary, [...args, '--dir', this.dir, '--daemonize', 'no'], {
+    args.push('--dir', this.dir, '--daemonize', 'no', ...(this.options.args ?? []))
+    const { password } = this.options
+    if (password) args.push('--requirepass', password, '--masterauth', password)
+    if (this.options.sentinel) {
+      // A Sentinel rewrites its file with what it learns; a restart keeps that, as in production.
+      const conf = join(this.dir, 'sentinel.conf')
+      if (!existsSync(conf)) await writeFile(conf, this.options.sentinel.join('\n') + '\n')
+      args.unshift(conf, '--sentinel')
+    }
+    const child = spawn(this.binary, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     this.#child = child
@@ -102,6 +123,13 @@ export class RedisServer {
     clearTimeout(timer)
   }
 
+  /** Kills it by PID with SIGKILL, as a crashed host would go: nothing is synced. */
+  async kill(): Promise<void> {
+    if (!this.running) return
+    this.#child?.kill('SIGKILL')
+    await this.#exited
+  }
+
   async restart(): Promise<void> {
     await this.stop()
     await this.start()
@@ -110,6 +138,7 @@ export class RedisServer {
   /** Sends one command on a connection of the test's own, e.g. `command('CLIENT', 'KILL', 'TYPE', 'pubsub')`. */
   async command(...args: (string | number)[]): Promise<unknown> {
     const client = new Redis(this.port, '127.0.0.1', {
+      password: this.options.password,
       lazyConnect: true,
       enableOfflineQueue: false,
       retryStrategy: () => null,
@@ -154,13 +183,16 @@ export async function startRedis(): Promise<RedisServer> {
   return server
 }
 
-/** Answers PING with PONG: up and done loading. An inline command needs no RESP client. */
+/**
+ * Answers PING with PONG (or asks for the password first): up and done loading. An inline
+ * command needs no RESP client.
+ */
 function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1', () => socket.write('PING\r\n'))
     const done = (up: boolean) => (socket.destroy(), resolve(up))
     socket.setTimeout(500, () => done(false))
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')))
+    socket.once('data', (data) => done(/^(\+PONG|-NOAUTH)/.test(data.toString())))
     socket.once('error', () => done(false))
     socket.once('close', () => done(false))
   })

@@ -23,9 +23,10 @@ export class Replicas {
     this.dataDir = join(scratch, 'never-used')
   }
 
-  async start(redisUrl: string, env: Record<string, string> = {}): Promise<SidecarProcess> {
+  /** `redis`: a REDIS_URL, or the Redis settings by name (`{ REDIS_CLUSTER_NODES: ... }`). */
+  async start(redis: string | Record<string, string>, env: Record<string, string> = {}): Promise<SidecarProcess> {
     const replica = await spawnSidecar({
-      REDIS_URL: redisUrl,
+      ...(typeof redis === 'string' ? { REDIS_URL: redis } : redis),
       NOTIFY_TOKEN: TOKEN,
       DATA_DIR: this.dataDir,
       // Streams that lose their replica come back within the test's patience.
