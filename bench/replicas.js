@@ -3,6 +3,9 @@
 // the delivery latency to every stream of every replica.
 //   npm run bench -- --replicas 3 [--streams 30000]   (--streams is the total over the replicas)
 //   npm run bench:replicas -- [--replicas 3] [--streams 10000] [--broadcasts 10]   (per replica)
+//   npm run bench:replicas -- --redis-sentinels 10.0.0.5:26379,10.0.0.6:26379 [--redis-sentinel-name mymaster]
+//     [--redis-url redis://:PASSWORD@mymaster] [--redis-tls-ca FILE]   (or --redis-cluster-nodes LIST):
+//     the replicas use that Redis, as the sidecar's settings of the same names say, instead of one started here
 // Target: every stream receives every event, and p99 with R replicas within 2x one replica's.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -21,6 +24,10 @@ import { sorted, summarize } from './stats.js'
 export const MAX_STREAMS_PER_REPLICA = 15000
 
 const token = randomBytes(16).toString('hex')
+
+/** The sidecar's Redis settings, which the bench passes on to its replicas (flags in kebab case). */
+const REDIS_SETTINGS = ['REDIS_URL', 'REDIS_TLS_CA', 'REDIS_SENTINELS', 'REDIS_SENTINEL_NAME', 'REDIS_CLUSTER_NODES']
+const flagOf = (name) => name.toLowerCase().replaceAll('_', '-')
 
 async function startRedis() {
   const port = await freePort()
@@ -47,7 +54,7 @@ async function startRedis() {
  * the p99 of each replica's own streams (the first takes the notify, the others only hear it
  * through Redis).
  */
-async function run(redisUrl, count, streams, broadcasts) {
+async function run(redisEnv, count, streams, broadcasts) {
   const servers = []
   const pools = []
   try {
@@ -59,7 +66,7 @@ async function run(redisUrl, count, streams, broadcasts) {
           env: {
             PORT: '0',
             HOST: '127.0.0.1',
-            REDIS_URL: redisUrl,
+            ...redisEnv,
             NOTIFY_TOKEN: token,
             KEEPALIVE_MS: '600000',
             MAX_CONNECTIONS: String(streams + 1000),
@@ -125,7 +132,7 @@ async function run(redisUrl, count, streams, broadcasts) {
 }
 
 /** The whole comparison; resolves to the exit code (0: every stream received every event). */
-export async function benchReplicas({ replicas, streams, broadcasts }) {
+export async function benchReplicas({ replicas, streams, broadcasts, redisEnv }) {
   if (!Number.isInteger(replicas) || replicas < 2) throw new Error('--replicas must be an integer >= 2')
   if (!Number.isInteger(streams) || streams < 1) throw new Error('streams per replica must be an integer >= 1')
   if (!Number.isInteger(broadcasts) || broadcasts < 2)
@@ -137,16 +144,22 @@ export async function benchReplicas({ replicas, streams, broadcasts }) {
   }
   let redis = null
   try {
-    redis = await startRedis()
+    if (!redisEnv || Object.keys(redisEnv).length === 0) {
+      redis = await startRedis()
+      redisEnv = { REDIS_URL: redis.url }
+    }
+    const where = Object.entries(redisEnv)
+      .map(([name, value]) => `${name}=${value.replace(/:[^:@/]*@/, ':***@')}`)
+      .join(' ')
     console.log(
       `deploy-notify replicas bench: ${replicas} replicas x ${streams} streams (${replicas * streams} in all) against 1 x ${streams}, ` +
-        `${broadcasts} broadcasts each (the first not counted), Redis at ${redis.url}\n`,
+        `${broadcasts} broadcasts each (the first not counted), Redis: ${where}\n`,
     )
     console.error('1 replica...')
-    const one = await run(redis.url, 1, streams, broadcasts)
+    const one = await run(redisEnv, 1, streams, broadcasts)
     await sleep(1000) // let the kernel tear down the previous run's sockets
     console.error(`${replicas} replicas...`)
-    const many = await run(redis.url, replicas, streams, broadcasts)
+    const many = await run(redisEnv, replicas, streams, broadcasts)
     const row = (name, r) =>
       console.log(
         `${name.padEnd(24)} p50 ${r.p50.toFixed(1)} ms   p99 ${r.p99.toFixed(1)} ms   max ${r.max.toFixed(1)} ms   ` +
@@ -178,12 +191,16 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
         replicas: { type: 'string', default: '3' },
         streams: { type: 'string', default: '10000' },
         broadcasts: { type: 'string', default: '10' },
+        ...Object.fromEntries(REDIS_SETTINGS.map((name) => [flagOf(name), { type: 'string' }])),
       },
     })
     exitCode = await benchReplicas({
       replicas: Number(values.replicas),
       streams: Number(values.streams),
       broadcasts: Number(values.broadcasts),
+      redisEnv: Object.fromEntries(
+        REDIS_SETTINGS.filter((name) => values[flagOf(name)] !== undefined).map((name) => [name, values[flagOf(name)]]),
+      ),
     })
   } catch (error) {
     console.error(`bench failed: ${error.stack ?? error}`)
