@@ -3,6 +3,7 @@
  * checked the same way at registration, and the build's version, resolved the same way.
  */
 import { checkApp, checkVersion, clientUrl } from './stamp.js'
+import { STATIC_CLIENT_FOLDER } from './static-client.js'
 import { nearestPackage, resolveVersion, type VersionSource } from './version-source.js'
 
 export interface DeployNotifyOptions {
@@ -16,8 +17,10 @@ export interface DeployNotifyOptions {
   /**
    * The sidecar's base URL, path prefix included (`https://sidecar.example`), or a path on the
    * app's origin (`/deploy-notify`): sets the tag's `src`, and inserts the tag before `</head>`
-   * when index.html has none. Without it, an index.html with no tag is left as it is (the
-   * module API, `deploy-notify/client`, needs none).
+   * when index.html has none. `none`: no sidecar; the build gets the client's files in
+   * `deploy-notify-client/` and the tag loads them with `data-url="none"` (the page follows
+   * version.json). Without it, an index.html with no tag is left as it is (the module API,
+   * `deploy-notify/client`, needs none).
    */
   sidecar?: string
 }
@@ -39,7 +42,7 @@ export function checkOptions({ version = 'git', app, sidecar }: DeployNotifyOpti
   if (typeof version !== 'string' && typeof version !== 'function')
     throw optionError('version', new Error(`expected a string or a function, got ${typeof version}`))
   checkOption('app', () => app === undefined || checkApp(app, 'app'))
-  checkOption('sidecar', () => sidecar === undefined || clientUrl(sidecar, 'sidecar'))
+  checkOption('sidecar', () => sidecar === undefined || sidecar === 'none' || clientUrl(sidecar, 'sidecar'))
 }
 
 /** What one build stamps: its version, when it was built, and the app's package version. */
@@ -48,6 +51,10 @@ export interface BuildStamp {
   time: string
   packageVersion?: string
 }
+
+/** How the plugins stamp the tag for `sidecar`: with no sidecar, the client from `base` + `deploy-notify-client/`. */
+export const tagOptions = (sidecar: string | undefined, base: string): { sidecar?: string; noSidecar?: string } =>
+  sidecar === 'none' ? { noSidecar: `${base}${STATIC_CLIENT_FOLDER}client.js` } : { sidecar }
 
 /** Resolves the build's version from `source`, for the app at `root`; errors name the option. */
 export async function resolveBuild(source: VersionSource, root: string): Promise<BuildStamp> {

@@ -18,6 +18,13 @@ export interface StampOptions {
   app?: string
   /** The sidecar's base URL, path prefix included: the tag's `src` becomes `URL/client.js`, and a missing tag is inserted. */
   sidecar?: string
+  /**
+   * No sidecar: the client's `src` on the app's origin (`/deploy-notify/client.js`, where the
+   * build put the static client files); the tag gets `data-url="none"`, and a missing tag is inserted.
+   */
+  noSidecar?: string
+  /** Sets `data-build-time`: when the build was made (version.json's `time`), so the page never offers an older build. */
+  buildTime?: string
   /** Without a tag (and no sidecar to insert one): `fail` (the default) or `skip`, leaving the HTML as it is. */
   ifMissing?: 'fail' | 'skip'
 }
@@ -172,13 +179,18 @@ function insertBeforeHeadEnd(html: string, headEnd: number, tag: string): string
 
 /**
  * Stamps the client's script tag (the one `<script>` whose `src` ends in `client.js`): sets
- * `data-version`, `data-app` when given, and `src` when a sidecar is given. Without a tag, a
- * sidecar URL inserts one before `</head>`. Running it again on its output changes nothing.
+ * `data-version`, `data-app` and `data-build-time` when given, and `src` when a sidecar is given
+ * (with no sidecar, also `data-url="none"`). Without a tag, a sidecar URL (or no sidecar)
+ * inserts one before `</head>`. Running it again on its output changes nothing.
  */
 export function stampHtml(html: string, options: StampOptions, file = 'index.html'): StampedHtml {
   const version = checkVersion(options.version)
   const app = options.app === undefined ? undefined : checkApp(options.app)
-  const src = options.sidecar === undefined ? undefined : clientUrl(options.sidecar)
+  const src = options.noSidecar ?? (options.sidecar === undefined ? undefined : clientUrl(options.sidecar))
+  const extra: [string, string][] = [
+    ...(options.buildTime === undefined ? [] : [['data-build-time', options.buildTime] as [string, string]]),
+    ...(options.noSidecar === undefined ? [] : [['data-url', 'none'] as [string, string]]),
+  ]
   const { scripts, headEnd } = scan(html)
   const tags = scripts.filter((tag) =>
     tag.attributes.some((a) => a.name === 'src' && a.value !== undefined && CLIENT_SRC.test(a.value)),
@@ -202,6 +214,7 @@ export function stampHtml(html: string, options: StampOptions, file = 'index.htm
       attribute('src', src),
       attribute('data-version', version),
       ...(app ? [attribute('data-app', app)] : []),
+      ...extra.map(([name, value]) => attribute(name, value)),
     ]
     return {
       html: insertBeforeHeadEnd(html, headEnd, `<script ${values.join(' ')} defer></script>`),
@@ -211,6 +224,7 @@ export function stampHtml(html: string, options: StampOptions, file = 'index.htm
   }
   const values: [string, string][] = [['data-version', version]]
   if (app !== undefined) values.push(['data-app', app])
+  values.push(...extra)
   if (src !== undefined) values.push(['src', src])
   const text = setAttributes(html.slice(tag.start, tag.end), tag.attributes, values)
   const taggedApp = app ?? tag.attributes.find((a) => a.name === 'data-app')?.value ?? DEFAULT_APP

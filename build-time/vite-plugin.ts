@@ -10,17 +10,22 @@
 import { resolve } from 'node:path'
 import type { Plugin, ResolvedConfig } from 'vite'
 import { DEFAULT_APP } from '../contract/deploy.js'
-import { checkOptions, resolveBuild, type BuildStamp, type DeployNotifyOptions } from './plugin-options.js'
+import { checkOptions, resolveBuild, tagOptions, type BuildStamp, type DeployNotifyOptions } from './plugin-options.js'
+import { readStaticClient, STATIC_CLIENT_FOLDER } from './static-client.js'
 import { listBuildFiles } from './version-manifest.js'
 import { recordVersion, stampHtml, versionJson } from './stamp.js'
 
 export type { DeployNotifyOptions } from './plugin-options.js'
 export type { VersionSource } from './version-source.js'
 
-/** What the build's code sees: `import.meta.env.DEPLOY_NOTIFY_VERSION` and `import.meta.env.DEPLOY_NOTIFY_APP`. */
+/**
+ * What the build's code sees: `import.meta.env.DEPLOY_NOTIFY_VERSION`, `DEPLOY_NOTIFY_APP` and
+ * `DEPLOY_NOTIFY_BUILD_TIME` (version.json's `time`: the module's `buildTime` option).
+ */
 export interface DeployNotifyEnv {
   readonly DEPLOY_NOTIFY_VERSION: string
   readonly DEPLOY_NOTIFY_APP: string
+  readonly DEPLOY_NOTIFY_BUILD_TIME: string
 }
 
 export default function deployNotify(options: DeployNotifyOptions = {}): Plugin {
@@ -48,6 +53,7 @@ export default function deployNotify(options: DeployNotifyOptions = {}): Plugin 
         define: {
           'import.meta.env.DEPLOY_NOTIFY_VERSION': JSON.stringify(build.version),
           'import.meta.env.DEPLOY_NOTIFY_APP': JSON.stringify(app ?? DEFAULT_APP),
+          'import.meta.env.DEPLOY_NOTIFY_BUILD_TIME': JSON.stringify(build.time),
         },
       }
     },
@@ -60,7 +66,8 @@ export default function deployNotify(options: DeployNotifyOptions = {}): Plugin 
       // After Vite has written its own tags, so the file is final but for this one tag.
       order: 'post',
       handler(html, context) {
-        const stamped = stampHtml(html, { version: build.version, app, sidecar, ifMissing: 'skip' }, context.filename)
+        const tag = { version: build.version, app, buildTime: build.time, ...tagOptions(sidecar, config.base) }
+        const stamped = stampHtml(html, { ...tag, ifMissing: 'skip' }, context.filename)
         if (stamped.tag !== 'missing') taggedApp ??= stamped.app
         return stamped.html
       },
@@ -69,8 +76,13 @@ export default function deployNotify(options: DeployNotifyOptions = {}): Plugin 
     generateBundle: {
       // After Vite's HTML plugin, which stamps index.html in this same hook.
       order: 'post',
-      handler() {
-        if (forBrowser(this)) this.emitFile({ type: 'asset', fileName: 'version.json', source: info() })
+      async handler() {
+        if (!forBrowser(this)) return
+        this.emitFile({ type: 'asset', fileName: 'version.json', source: info() })
+        // No sidecar: the client's files, beside each other, where the tag loads them from.
+        if (sidecar === 'none')
+          for (const { name, source } of await readStaticClient())
+            this.emitFile({ type: 'asset', fileName: `${STATIC_CLIENT_FOLDER}${name}`, source })
       },
     },
 
@@ -94,12 +106,26 @@ export default function deployNotify(options: DeployNotifyOptions = {}): Plugin 
     },
 
     configureServer(server) {
-      const path = `${config.base.replace(/\/?$/, '/')}version.json`
+      const base = config.base.replace(/\/?$/, '/')
       server.middlewares.use((request, response, next) => {
-        if (request.url?.split('?')[0] !== path) return next()
-        response.setHeader('content-type', 'application/json')
-        response.setHeader('cache-control', 'no-store')
-        response.end(info())
+        const path = request.url?.split('?')[0]
+        if (path === `${base}version.json`) {
+          response.setHeader('content-type', 'application/json')
+          response.setHeader('cache-control', 'no-store')
+          return response.end(info())
+        }
+        // No sidecar: the client's files, as the build emits them.
+        const name =
+          sidecar === 'none' &&
+          path?.startsWith(`${base}${STATIC_CLIENT_FOLDER}`) &&
+          path.slice(base.length + STATIC_CLIENT_FOLDER.length)
+        if (!name) return next()
+        readStaticClient().then((files) => {
+          const file = files.find((f) => f.name === name)
+          if (!file) return next()
+          response.setHeader('content-type', 'text/javascript; charset=utf-8')
+          response.end(file.source)
+        }, next)
       })
     },
   }

@@ -8,7 +8,8 @@
  *   export default { plugins: [new HtmlWebpackPlugin(), new DeployNotifyPlugin({ app: 'web' })] }
  */
 import { DEFAULT_APP } from '../contract/deploy.js'
-import { checkOptions, resolveBuild, type BuildStamp, type DeployNotifyOptions } from './plugin-options.js'
+import { checkOptions, resolveBuild, tagOptions, type BuildStamp, type DeployNotifyOptions } from './plugin-options.js'
+import { readStaticClient, STATIC_CLIENT_FOLDER } from './static-client.js'
 import { recordVersion, stampHtml, versionJson } from './stamp.js'
 
 export type { DeployNotifyOptions } from './plugin-options.js'
@@ -25,6 +26,7 @@ interface AsyncHook<T> {
 interface Compilation {
   hooks: { processAssets: { tapPromise(options: { name: string; stage: number }, run: () => Promise<void>): void } }
   getAssets(): readonly { name: string; source: Source }[]
+  outputOptions: { publicPath?: unknown }
   // The bundler's own Source class goes in: made by its `sources.RawSource`.
   updateAsset(name: string, source: never): void
   emitAsset(name: string, source: never): void
@@ -66,13 +68,19 @@ export class DeployNotifyPlugin {
     const resolve = async () => {
       if (build) return
       build = await resolveBuild(source, compiler.context)
-      const values = { VERSION: JSON.stringify(build.version), APP: JSON.stringify(app ?? DEFAULT_APP) }
+      const values = {
+        VERSION: JSON.stringify(build.version),
+        APP: JSON.stringify(app ?? DEFAULT_APP),
+        BUILD_TIME: JSON.stringify(build.time),
+      }
       new DefinePlugin({
         'process.env.DEPLOY_NOTIFY_VERSION': values.VERSION,
         'process.env.DEPLOY_NOTIFY_APP': values.APP,
+        'process.env.DEPLOY_NOTIFY_BUILD_TIME': values.BUILD_TIME,
         // The names the Vite plugin gives, so code shared with a Vite build reads the same.
         'import.meta.env.DEPLOY_NOTIFY_VERSION': values.VERSION,
         'import.meta.env.DEPLOY_NOTIFY_APP': values.APP,
+        'import.meta.env.DEPLOY_NOTIFY_BUILD_TIME': values.BUILD_TIME,
       }).apply(compiler as never)
     }
     let watching = false
@@ -90,16 +98,23 @@ export class DeployNotifyPlugin {
         { name: NAME, stage: Compilation.PROCESS_ASSETS_STAGE_SUMMARIZE },
         async () => {
           const stamp = build!
+          // No sidecar: the client at the output's public path (`/` when webpack works it out).
+          const { publicPath } = compilation.outputOptions
+          const base = typeof publicPath === 'string' && publicPath !== 'auto' ? publicPath : '/'
+          const tag = { version: stamp.version, app, buildTime: stamp.time, ...tagOptions(sidecar, base) }
           for (const asset of compilation.getAssets()) {
             if (!asset.name.endsWith('.html')) continue
             const html = asset.source.source().toString()
-            const stamped = stampHtml(html, { version: stamp.version, app, sidecar, ifMissing: 'skip' }, asset.name)
+            const stamped = stampHtml(html, { ...tag, ifMissing: 'skip' }, asset.name)
             if (stamped.tag === 'missing') continue
             taggedApp ??= stamped.app
             compilation.updateAsset(asset.name, raw(stamped.html))
           }
           const info = versionJson({ ...stamp, app: appName() })
           compilation.emitAsset('version.json', raw(info))
+          if (sidecar === 'none')
+            for (const { name, source } of await readStaticClient())
+              compilation.emitAsset(`${STATIC_CLIENT_FOLDER}${name}`, raw(source))
         },
       )
     })

@@ -3,6 +3,8 @@
  *
  *   import { createNotifier } from 'deploy-notify/client'
  *   const notifier = createNotifier({ url: 'https://sidecar.example', version: import.meta.env.DEPLOY_NOTIFY_VERSION })
+ *
+ * With no `url`, there is no sidecar: the page follows the app's version.json.
  *   notifier.start()
  */
 import type { Deploy, Update } from './core/deploy.js'
@@ -20,11 +22,14 @@ export interface Notifier extends Core {
   check: (href?: string) => Promise<boolean>
 }
 
-/** Creates the notifier; the banner is part of this module (your bundler may split it off). */
+/**
+ * Creates the notifier; bad options give one console error, never a throw. The banner and the
+ * rest of what acts on an update are a dynamic import, which the app's bundler splits off.
+ */
 export function createNotifier(options: NotifierOptions): Notifier {
   const core = createCore(options, () => import('./on-demand/ui.js'))
   const check = core.check
-  const key = memoryKey(options.app)
+  const key = memoryKey(options?.app)
   return Object.assign(core, {
     async check(href?: string): Promise<boolean> {
       const outdated = await check()

@@ -1,9 +1,10 @@
 /**
  * A dynamic import or bundler chunk that failed to load: "Failed to fetch dynamically imported
  * module" (Chromium), "error loading dynamically imported module" (Firefox), "Importing a
- * module script failed" (Safari), webpack's ChunkLoadError ("Loading (CSS) chunk 42 failed").
+ * module script failed" (Safari), webpack's and Rspack's ChunkLoadError ("Loading chunk 42
+ * failed", matched by its name), mini-css-extract-plugin's "Loading CSS chunk 42 failed".
  */
-const CHUNK_FAILURE = /dynamically imported|module script failed|ChunkLoad|Loading (CSS )?chunk/
+const CHUNK_FAILURE = /dynamically imported|module script failed|ChunkLoad|CSS chunk/
 
 /** The page's own scripts and stylesheets as the document was parsed: the build's entry files. */
 const ENTRY_FILES = 'script[src],link[rel~=stylesheet],link[rel=modulepreload]'

@@ -6,8 +6,18 @@ import type { Deploy, Position, Texts, Update } from './deploy.js'
 export interface NotifierOptions extends ApplyOptions {
   /** The version this page runs, stamped in at build time. */
   version: string
-  /** The sidecar's base URL, path prefix included (`https://example.com/dn`). */
-  url: string
+  /**
+   * The sidecar's base URL, path prefix included (`https://example.com/dn`). Leave it out (or
+   * `none`) for no sidecar: the page follows the app's `version.json` alone.
+   */
+  url?: string
+  /**
+   * When this page's build was made (ISO-8601, the `time` its version.json says; the build
+   * plugins define `import.meta.env.DEPLOY_NOTIFY_BUILD_TIME`): a version.json of an older
+   * build (a lagging CDN edge) is never offered. Without it, the page learns it from
+   * version.json once that names the running version.
+   */
+  buildTime?: string
   /** Which app's channel to follow. Default `default`. */
   app?: string
   /**
@@ -15,7 +25,10 @@ export interface NotifierOptions extends ApplyOptions {
    * beside the document's `<base href>`, else `/version.json`.
    */
   versionUrl?: string
-  /** Milliseconds between `/version` checks while the stream cannot be held. Default 60000. */
+  /**
+   * Milliseconds between checks: of version.json with no sidecar (minutes are plenty), else of
+   * `/version` while the stream cannot be held. Default 60000.
+   */
   pollInterval?: number
   /** `banner` draws the built-in banner; `none` leaves the prompt to `onUpdate`. Default `banner`. */
   ui?: 'banner' | 'none'

@@ -17,12 +17,9 @@ export function onReturn(check: () => void, signal: AbortSignal): void {
     last = Date.now()
     check()
   }
-  const listen = (target: EventTarget, type: string, listener: (event: Event) => unknown) =>
-    target.addEventListener(type, listener, { signal })
-  listen(document, 'visibilitychange', () => soon())
-  listen(window, 'focus', () => soon())
-  listen(window, 'online', () => soon())
-  listen(window, 'pageshow', (event) => (event as PageTransitionEvent).persisted && soon(true))
+  // visibilitychange bubbles from the document to the window.
+  for (const type of ['visibilitychange', 'focus', 'online']) addEventListener(type, () => soon(), { signal })
+  addEventListener('pageshow', (event) => event.persisted && soon(true), { signal })
   let tick = Date.now()
   const ticks = setInterval(() => {
     if (Date.now() - tick > RESUMED_MS) soon(true)

@@ -15,18 +15,19 @@ const script = document.currentScript as HTMLScriptElement
 const data = script.dataset
 const dispatch = (type: string) => (detail: unknown) =>
   dispatchEvent(new CustomEvent(`deploy-notify:${type}`, { detail }))
-const ui = new URL('client-ui.js', script.src).href
-// The tag's data attributes are the options, by the same names (`data-version-url`: `versionUrl`).
+// The script's own folder: where client-ui.js is, and the sidecar's base (so a proxy prefix just works).
+const folder = new URL('.', script.src).href
+// The tag's data attributes are the options, by the same names (`data-version-url`: `versionUrl`,
+// `data-poll-interval` a number as text, which the notifier reads).
 const notifier = createNotifier(
   {
     ...(data as unknown as NotifierOptions),
-    // The sidecar's base: the script's own folder, so a proxy prefix just works.
-    url: data.url ?? new URL('.', script.src).href,
-    pollInterval: Number(data.pollInterval) || undefined,
+    // `none`: no sidecar.
+    url: data.url ?? folder,
     onUpdate: dispatch('update'),
     onCurrent: dispatch('current'),
   },
-  () => import(ui) as Promise<UI>,
+  () => import(folder + 'client-ui.js') as Promise<UI>,
   'data-version',
 )
 if (document.readyState === 'loading') addEventListener('DOMContentLoaded', () => notifier.start())

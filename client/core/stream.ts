@@ -1,12 +1,20 @@
-/** Backoff window: full jitter over an exponential window, capped (AWS Architecture Blog). */
+/**
+ * Backoff: "equal jitter" over an exponential window, capped (AWS Architecture Blog): the
+ * n-th retry comes after a random time in [2^(n-2), 2^(n-1)] s, at most [15, 30] s. Spread
+ * out, yet never at full rate, even against a host that is no sidecar at all.
+ */
 const BASE_MS = 1000
-const CAP_MS = 30_000
+const CAP_MS = 60_000
 /** Consecutive failures after which the stream is not to be relied on: poll as well. */
 const FAILURES_BEFORE_POLLING = 3
 
-/** The current deploy as JSON text, or undefined when none is known or the sidecar is away. */
+/**
+ * The sidecar's current deploy or the app's version.json as text, or undefined when there is
+ * none or the server is away.
+ */
 export const fetchVersion = (url: string): Promise<string | undefined> =>
-  // no-cache: the browser revalidates with If-None-Match, with no header of ours (no preflight).
+  // no-cache: the browser revalidates (If-None-Match, If-Modified-Since), with no header of ours
+  // (no preflight) and no query that would pass a CDN's cache.
   fetch(url, { cache: 'no-cache' }).then(
     (response) => (response.ok ? response.text() : undefined),
     () => undefined,
@@ -19,11 +27,11 @@ export const fetchVersion = (url: string): Promise<string | undefined> =>
  * pages of a restarted sidecar come back spread out. Every other error is handled here: unlike
  * a bare EventSource, which gives up for good on an HTTP error status or a wrong content type
  * ("fail the connection"), it reconnects with backoff, and while the stream keeps failing it
- * polls `/version` too (not while the tab is hidden).
+ * calls `pollOnce` every `pollMs` too (the sidecar's `/version`, else the app's version.json).
  */
 export function openStream(
   eventsUrl: string,
-  versionUrl: string,
+  pollOnce: () => void,
   pollMs: number,
   send: (data: string) => void,
   signal: AbortSignal,
@@ -33,12 +41,10 @@ export function openStream(
   let failures = 0
   let retry: ReturnType<typeof setTimeout>
   let poll: ReturnType<typeof setInterval> | undefined
-  const pollOnce = () => document.hidden || void fetchVersion(versionUrl).then((data) => data && send(data))
   const relay = (event: MessageEvent<string>) => send(event.data)
   const connect = () => {
     source = new EventSource(eventsUrl)
-    source.addEventListener('version', relay)
-    source.addEventListener('deploy', relay)
+    for (const type of ['version', 'deploy']) source.addEventListener(type, relay)
     source.onopen = () => {
       failures = -1
       clearInterval(poll)
@@ -49,7 +55,7 @@ export function openStream(
       // browser gave up (CLOSED), the backoff below takes over.
       if (failures++ < 0 && !source.readyState) return
       source.close()
-      retry = setTimeout(connect, Math.random() * Math.min(CAP_MS, BASE_MS * 2 ** (failures - 1)))
+      retry = setTimeout(connect, (Math.min(CAP_MS, BASE_MS * 2 ** failures) * (1 + Math.random())) / 4)
       // Once per run of failures: only an open stream resets the count and stops the polling.
       if (failures === FAILURES_BEFORE_POLLING) {
         pollOnce()

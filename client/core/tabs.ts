@@ -11,7 +11,7 @@ const REOPEN_MS = 500
  */
 type Note = [tab: string, version: string, extra?: 1 | string]
 
-const randomId = () => crypto.getRandomValues(new Uint32Array(2)).join('')
+const randomId = () => String(Math.random()).slice(2)
 
 /**
  * Runs `lead` in one tab at a time and relays what it sends to every tab, itself included,
@@ -33,7 +33,7 @@ export function shareAcrossTabs(
   receive: (data: string) => void,
   signal: AbortSignal,
 ): void {
-  if (!navigator.locks || typeof BroadcastChannel !== 'function') return lead(receive, '', signal)
+  if (!navigator.locks || !self.BroadcastChannel) return lead(receive, '', signal)
   const channel = new BroadcastChannel(name)
   channel.onmessage = (event: MessageEvent<string>) => receive(event.data)
   // A channel of its own, named for the notes' shape: tabs running an older client never see them.

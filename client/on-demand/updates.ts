@@ -7,9 +7,10 @@
 import { startApply, type ApplyPolicy } from './apply.js'
 import { showBanner } from './banner.js'
 import type { Deploy, Update } from '../core/deploy.js'
-import { local, noteKey, session, storage } from '../core/memory.js'
+import { local, memoryKey, noteKey, session, storage } from '../core/memory.js'
 import type { NotifierOptions } from '../core/options.js'
-import { defaultVersionUrl, servedVersion } from './origin.js'
+import { defaultVersionUrl } from '../core/origin.js'
+import { servedVersion } from './origin.js'
 import { reloadPage, updateWorker } from './reload.js'
 
 /** Re-checks of the origin while a CDN catches up: 1 s doubling to a minute, about 5 minutes in all. */
@@ -17,11 +18,10 @@ const ORIGIN_RETRIES = 9
 
 /** What the notifier lends this part. */
 export interface UpdatesHost {
-  /** The version this page runs. */
-  version: string
+  /** `version` is the one this page runs. */
   options: NotifierOptions
-  /** `deploy-notify:<app>`, under which the tab remembers (client/core/memory.ts). */
-  key: string
+  /** Whether what version.json says is a build not older than this page's. */
+  newer: (info: Deploy) => boolean
   /** The notifier's check, for the update's `check()`. */
   check: () => Promise<boolean>
   /** Warns once per distinct message. */
@@ -45,7 +45,11 @@ export interface Updates {
 }
 
 export function createUpdates(host: UpdatesHost): Updates {
-  const { version: running, options, key, sayOnce } = host
+  const { options, sayOnce } = host
+  const running = options.version
+  /** Under which the tab remembers (client/core/memory.ts). */
+  const key = memoryKey(options.app)
+  const versionUrl = options.versionUrl ?? defaultVersionUrl()
   const prompted = new Set<string>()
   let update: Update | undefined
   let policy: ApplyPolicy | undefined
@@ -112,7 +116,8 @@ export function createUpdates(host: UpdatesHost): Updates {
 
   /**
    * A banner only once the origin serves another version, which Reload brings: the announced
-   * one, or, when the bundle broke, any. The origin serving the running version means a CDN
+   * one (version.json's own word, with no sidecar), or, when the bundle broke, any build not
+   * older than the page's. The origin serving the running version means a CDN
    * still catching up (asked again, with backoff) or, for a version the sidecar never deployed,
    * a page loaded in the deploy window: current.
    */
@@ -120,23 +125,21 @@ export function createUpdates(host: UpdatesHost): Updates {
     cancel()
     const round = rounds
     brokenCheck = broken
-    const versionJsonUrl = options.versionUrl ?? defaultVersionUrl()
-    const served = await servedVersion(versionJsonUrl)
+    const served = await servedVersion(versionUrl)
     if (round !== rounds) return false
-    if (served === undefined) sayOnce(`no version in ${versionJsonUrl}`)
-    else if (served === running) {
+    if (!served) sayOnce(`no version in ${versionUrl}`)
+    else if (served.version === running) {
       withdraw()
       if (broken) {
         sayOnce(`a file failed to load; the origin still serves ${running}`)
         return false
       }
       if (deploy?.unknownVersion) return false
-    } else if (broken || served === deploy?.version) {
-      const announced = served === deploy?.version ? deploy : undefined
+    } else if (served.version === deploy?.version || (broken && host.newer(served))) {
       prompt({
-        deploy: announced,
+        deploy: served.version === deploy?.version ? deploy : undefined,
         reason: broken ? 'broken' : 'deploy',
-        version: served,
+        version: served.version,
         reload,
         check: host.check,
         dismiss,

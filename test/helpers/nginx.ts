@@ -65,6 +65,8 @@ export interface RunningNginx {
   pid: number
   /** The error log so far, for failure messages. */
   errorLog(): Promise<string>
+  /** The request lines of the access log so far, with their status: `GET /version.json HTTP/1.1 304`. */
+  accessLog: () => Promise<string[]>
   /** Stops this nginx (its master process, by PID) and removes its files. */
   stop(): Promise<void>
 }
@@ -112,7 +114,11 @@ export async function startNginx(
     throw new Error(`${(error as Error).message}\n${log}`)
   }
   if (child.pid === undefined) throw new Error('nginx has no pid')
-  return { url: `http://127.0.0.1:${port}`, port, pid: child.pid, errorLog, stop }
+  const accessLog = async (): Promise<string[]> =>
+    (await readFile(join(runDir, 'access.log'), 'utf8').catch(() => ''))
+      .split('\n')
+      .flatMap((line) => /"([^"]*)" (\d{3})/.exec(line)?.slice(1, 3).join(' ') ?? [])
+  return { url: `http://127.0.0.1:${port}`, port, pid: child.pid, errorLog, accessLog, stop }
 }
 
 /** TERM is nginx's fast shutdown (QUIT would wait for every open event stream); KILL if stuck. */
