@@ -22,12 +22,24 @@ export interface Notifier extends Core {
   check: (href?: string) => Promise<boolean>
 }
 
+/** When the on-demand part is fetched, after the page's own start. */
+const WARM_AFTER_MS = 2000
+
 /**
  * Creates the notifier; bad options give one console error, never a throw. The banner and the
  * rest of what acts on an update are a dynamic import, which the app's bundler splits off.
  */
 export function createNotifier(options: NotifierOptions): Notifier {
-  const core = createCore(options, () => import('./on-demand/ui.js'))
+  const url: unknown = options?.url
+  // A tag's data-url is always text; code can pass anything. No sidecar then, as with none.
+  if (url != null && typeof url !== 'string')
+    console.error(`deploy-notify: the option url is ${typeof url}, not a URL; following version.json`)
+  const ui = () => import('./on-demand/ui.js')
+  // The bundler names the chunk by its build, and a deploy may remove the old build's files just
+  // when the chunk is needed: it is fetched in the background once the page has started (never
+  // in its first bundle), and import() then finds it loaded.
+  setTimeout(() => void ui().catch(() => {}), WARM_AFTER_MS)
+  const core = createCore(options, ui)
   const check = core.check
   const key = memoryKey(options?.app)
   return Object.assign(core, {

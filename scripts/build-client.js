@@ -11,6 +11,7 @@ import { build } from 'esbuild'
 import { minify } from 'terser'
 import { execFileSync } from 'node:child_process'
 import { readFileSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
 
 // Gzipped budgets per group of client/: what every page loads (core) stays below workbox-window
@@ -24,27 +25,34 @@ const BUDGETS = {
 const outdir = 'dist/client'
 const common = { bundle: true, minify: true, target: 'es2020', legalComments: 'none', logLevel: 'warning' }
 
-// The classic script: esbuild bundles and minifies, terser then finds what esbuild leaves (about
-// 100 B gzipped), and the function around it keeps its names out of the page's global scope.
+// esbuild bundles and minifies; terser then finds what esbuild leaves (about 100 B gzipped of
+// the classic script, which every page loads).
+const terser = async (code) =>
+  (await minify(code, { module: true, ecma: 2020, compress: { passes: 2, unsafe_arrows: true, pure_getters: true } }))
+    .code
+// The classic script: the function around it keeps its names out of the page's global scope.
 const classic = await build({ ...common, entryPoints: ['client/core/script.ts'], format: 'esm', write: false })
-const terse = await minify(classic.outputFiles[0].text, {
-  module: true,
-  ecma: 2020,
-  compress: { passes: 2, unsafe_arrows: true, pure_getters: true },
-})
 mkdirSync(outdir, { recursive: true })
-writeFileSync(`${outdir}/client.js`, `"use strict";(()=>{${terse.code}})();\n`)
+writeFileSync(`${outdir}/client.js`, `"use strict";(()=>{${await terser(classic.outputFiles[0].text)}})();\n`)
 await build({ ...common, entryPoints: ['client/on-demand/ui.ts'], format: 'esm', outfile: `${outdir}/client-ui.js` })
 // The module: what acts on an update is a chunk of its own (dynamically imported), so the app's
 // bundler splits it off and its first bundle carries only the core.
-await build({
+// ES2022: the app's bundler lowers class fields to its own target, so no helper of ours lands
+// in the chunk both parts share.
+const module = await build({
   ...common,
   entryPoints: ['client/index.ts'],
   format: 'esm',
+  target: 'es2022',
   splitting: true,
   outdir,
   chunkNames: 'chunks/[name]-[hash]',
+  write: false,
 })
+for (const file of module.outputFiles) {
+  mkdirSync(dirname(file.path), { recursive: true })
+  writeFileSync(file.path, await terser(file.text))
+}
 // The status page's script, which the sidecar inlines into the page under a CSP hash.
 await build({
   ...common,

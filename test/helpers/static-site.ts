@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rename, rm, symlink } from 'node:fs/promises'
+import { chmod, mkdtemp, rename, rm, symlink, utimes } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll } from 'vitest'
@@ -36,7 +36,14 @@ export function useStaticSite(
   beforeAll(async () => {
     base = await mkdtemp(join(tmpdir(), 'deploy-notify-static-'))
     await chmod(base, 0o755) // nginx's workers run as nobody
-    for (const [build, env] of Object.entries(builds)) await viteBuild(root, join(base, build), env)
+    const names = Object.keys(builds)
+    for (const [i, build] of names.entries()) {
+      await viteBuild(root, join(base, build), builds[build]!)
+      // Builds a minute apart, as releases are: nginx's ETag is the file's mtime (in seconds) and
+      // size, and two version.json files of one size written in the same second would match.
+      const at = Date.now() / 1000 - (names.length - i) * 60
+      await utimes(join(base, build, 'version.json'), at, at)
+    }
     const live = join(base, 'live')
     const deploy = async (build: string) => {
       await symlink(join(base, build), `${live}.next`)
