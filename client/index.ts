@@ -32,7 +32,7 @@ const WARM_AFTER_MS = 2000
 export function createNotifier(options: NotifierOptions): Notifier {
   const url: unknown = options?.url
   // A tag's data-url is always text; code can pass anything. No sidecar then, as with none.
-  if (url != null && typeof url !== 'string')
+  if (url !== undefined && url !== null && typeof url !== 'string')
     console.error(`deploy-notify: the option url is ${typeof url}, not a URL; following version.json`)
   const ui = () => import('./on-demand/ui.js')
   // The bundler names the chunk by its build, and a deploy may remove the old build's files just

@@ -131,7 +131,9 @@ describe.skipIf(skipBrowserTests)('checks', () => {
     },
     {
       moment: 'the tab becomes visible (visibilitychange)',
-      trigger: (page: Page) => page.evaluate(() => void document.dispatchEvent(new Event('visibilitychange'))),
+      // As the browser fires it: at the document, bubbling to the window.
+      trigger: (page: Page) =>
+        page.evaluate(() => void document.dispatchEvent(new Event('visibilitychange', { bubbles: true }))),
     },
     {
       moment: 'the window gets focus',

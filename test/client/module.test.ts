@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { skipBrowserTests, useBrowser } from '../helpers/browser.js'
 import { notify } from '../helpers/http.js'
-import { appPage, builtClientFile, useAppServers, type AppServer } from '../helpers/pages.js'
+import { appPage, builtModule, useAppServers, type AppServer } from '../helpers/pages.js'
 import { deployTo, release, versionFile } from './releases.js'
 import { startTestSidecar, type TestSidecar } from '../helpers/sidecar.js'
 
@@ -53,7 +53,7 @@ window.notifier = createNotifier({
         { body: script },
         {
           '/settings': appPage({ version: 'v2', body: '<p>settings of v2</p>' }),
-          '/assets/deploy-notify.js': await builtClientFile('index.js'),
+          ...(await builtModule('/assets')),
         },
       ),
     )

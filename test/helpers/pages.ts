@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach } from 'vitest'
@@ -175,6 +175,18 @@ export function useAppServers(): (files: Record<string, FileAnswer>) => Promise<
     servers.push(server)
     return server
   }
+}
+
+/**
+ * The built module (`deploy-notify/client`) as an app's bundle serves it under `folder`:
+ * `${folder}/deploy-notify.js` and the chunks it imports (what acts on an update).
+ */
+export async function builtModule(folder: string): Promise<Record<string, string>> {
+  const dist = new URL('../../dist/client/', import.meta.url)
+  const files: Record<string, string> = { [`${folder}/deploy-notify.js`]: await builtClientFile('index.js') }
+  for (const name of await readdir(new URL('chunks/', dist)))
+    files[`${folder}/chunks/${name}`] = await readFile(new URL(`chunks/${name}`, dist), 'utf8')
+  return files
 }
 
 /**
