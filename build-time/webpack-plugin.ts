@@ -29,7 +29,7 @@ interface Compilation {
   outputOptions: { publicPath?: unknown }
   // The bundler's own Source class goes in: made by its `sources.RawSource`.
   updateAsset(name: string, source: never): void
-  emitAsset(name: string, source: never): void
+  emitAsset(name: string, source: never, info?: { minimized?: boolean }): void
 }
 /** webpack's or Rspack's `Compiler`, as far as this plugin is concerned. */
 export interface BundlerCompiler {
@@ -114,7 +114,8 @@ export class DeployNotifyPlugin {
           compilation.emitAsset('version.json', raw(info))
           if (sidecar === 'none')
             for (const { name, source } of await readStaticClient())
-              compilation.emitAsset(`${STATIC_CLIENT_FOLDER}${name}`, raw(source))
+              // Already minified, and served as built: the bundler's minifier leaves them alone.
+              compilation.emitAsset(`${STATIC_CLIENT_FOLDER}${name}`, raw(source), { minimized: true })
         },
       )
     })

@@ -59,8 +59,9 @@ describe('deploy-notify/vite in vite build', () => {
   it('stamps the client tag, emits version.json and gives the code the version', async () => {
     const before = Date.now()
     const out = await viteBuild(deployNotify({ version: 'v7', app: 'web' }))
+    // The build's time too, as version.json says it: the page never offers an older build.
     expect(out.html).toContain(
-      '<script src="https://sidecar.example/client.js" data-version="v7" data-app="web" defer></script>',
+      `<script src="https://sidecar.example/client.js" data-version="v7" data-app="web" data-build-time="${String(out.versionJson.time)}" defer></script>`,
     )
     // Vite's own work is untouched: the entry became a hashed module script.
     expect(out.html).toMatch(/<script type="module" crossorigin src="\/assets\/index-[\w-]+\.js"><\/script>/)
@@ -90,8 +91,17 @@ describe('deploy-notify/vite in vite build', () => {
     await writeFile(join(root, 'index.html'), indexHtml(''))
     const inserted = await viteBuild(deployNotify({ version: 'v1', sidecar: '/deploy-notify' }))
     expect(inserted.html).toMatch(
-      /<title>app<\/title>\n[\s\S]*\n {4}<script src="\/deploy-notify\/client\.js" data-version="v1" defer><\/script>\n {2}<\/head>/,
+      /<title>app<\/title>\n[\s\S]*\n {4}<script src="\/deploy-notify\/client\.js" data-version="v1" data-build-time="[^"]+" defer><\/script>\n {2}<\/head>/,
     )
+    // No sidecar: the client's two files in the build, and the tag that loads them with data-url="none".
+    const noSidecar = await viteBuild(deployNotify({ version: 'v1', sidecar: 'none' }))
+    expect(noSidecar.html).toContain(
+      `<script src="/deploy-notify-client/client.js" data-version="v1" data-build-time="${String(noSidecar.versionJson.time)}" data-url="none" defer></script>`,
+    )
+    for (const name of ['client.js', 'client-ui.js'])
+      expect(await readFile(join(root, 'dist', 'deploy-notify-client', name), 'utf8')).toBe(
+        await readFile(new URL(`../dist/client/${name}`, import.meta.url), 'utf8'),
+      )
     // The module API (deploy-notify/client) needs no tag: the page stays as Vite wrote it, version.json still comes.
     const untouched = await viteBuild(deployNotify({ version: 'v1' }))
     expect(untouched.html).not.toContain('client.js')
@@ -133,8 +143,8 @@ describe('deploy-notify/vite in the dev server', () => {
       await server.listen()
       const { port } = server.httpServer!.address() as AddressInfo
       const page = await fetch(`http://127.0.0.1:${port}/`)
-      expect(await page.text()).toContain(
-        '<script src="https://sidecar.example/client.js" data-version="dev-1" data-app="web" defer></script>',
+      expect(await page.text()).toMatch(
+        /<script src="https:\/\/sidecar\.example\/client\.js" data-version="dev-1" data-app="web" data-build-time="[^"]+" defer><\/script>/,
       )
       const info = await fetch(`http://127.0.0.1:${port}/version.json`)
       expect(info.headers.get('cache-control')).toBe('no-store')

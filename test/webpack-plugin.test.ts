@@ -77,7 +77,7 @@ describe('deploy-notify/webpack', () => {
     async (bundler) => {
       const out = await bundle(bundler, FIXTURE, join(scratch, bundler), { version: 'v7', app: 'shop' })
       expect(out.html).toMatch(
-        /<script src="?\/deploy-notify\/client\.js"? data-version="v7" data-app="shop" defer><\/script>/,
+        /<script src="?\/deploy-notify\/client\.js"? data-version="v7" data-app="shop" data-build-time="?[^" ]+"? defer><\/script>/,
       )
       expect(out.versionJson).toEqual({ version: 'v7', app: 'shop', time: expect.any(String), packageVersion: '0.1.0' })
       // process.env.* and import.meta.env.* were replaced by the values.
@@ -92,6 +92,23 @@ describe('deploy-notify/webpack', () => {
       expect(Object.keys(manifest.files).sort()).toEqual(
         (await readdir(join(scratch, bundler))).filter((name) => name !== '.deploy-notify').sort(),
       )
+    },
+    60_000,
+  )
+
+  it.each(['webpack', 'rspack'] as const)(
+    "%s with sidecar: 'none': the client's two files in the build, and the tag loads them",
+    async (bundler) => {
+      const outDir = join(scratch, `${bundler}-none`)
+      const out = await bundle(bundler, FIXTURE, outDir, { version: 'v8', sidecar: 'none' })
+      expect(out.html).toMatch(
+        /<script src="?\/deploy-notify-client\/client\.js"? data-version="v8" data-build-time="?[^" ]+"? data-url="?none"? defer><\/script>/,
+      )
+      expect(out.js).not.toContain('DEPLOY_NOTIFY_')
+      for (const name of ['client.js', 'client-ui.js'])
+        expect(await readFile(join(outDir, 'deploy-notify-client', name), 'utf8')).toBe(
+          await readFile(new URL(`../dist/client/${name}`, import.meta.url), 'utf8'),
+        )
     },
     60_000,
   )
