@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
+import { join } from 'node:path'
 
 /** Their names, as the package exports them (`deploy-notify/client.js`, `deploy-notify/client-ui.js`). */
 export const STATIC_CLIENT_FILES = ['client.js', 'client-ui.js'] as const
@@ -13,9 +14,12 @@ export const STATIC_CLIENT_FILES = ['client.js', 'client-ui.js'] as const
 /** Where in the build the plugins put them. */
 export const STATIC_CLIENT_FOLDER = 'deploy-notify-client/'
 
-/** The files' text, read from the installed package. */
-export async function readStaticClient(): Promise<{ name: string; source: string }[]> {
-  const require = createRequire(import.meta.url)
+/**
+ * The files' text, read from the package as the app at `root` has it installed (resolved from
+ * there, so this works in the ES module and the CommonJS build of the plugins alike).
+ */
+export async function readStaticClient(root: string): Promise<{ name: string; source: string }[]> {
+  const require = createRequire(join(root, 'package.json'))
   return Promise.all(
     STATIC_CLIENT_FILES.map(async (name) => ({
       name,

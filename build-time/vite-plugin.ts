@@ -81,7 +81,7 @@ export default function deployNotify(options: DeployNotifyOptions = {}): Plugin 
         this.emitFile({ type: 'asset', fileName: 'version.json', source: info() })
         // No sidecar: the client's files, beside each other, where the tag loads them from.
         if (sidecar === 'none')
-          for (const { name, source } of await readStaticClient())
+          for (const { name, source } of await readStaticClient(config.root))
             this.emitFile({ type: 'asset', fileName: `${STATIC_CLIENT_FOLDER}${name}`, source })
       },
     },
@@ -120,7 +120,7 @@ export default function deployNotify(options: DeployNotifyOptions = {}): Plugin 
           path?.startsWith(`${base}${STATIC_CLIENT_FOLDER}`) &&
           path.slice(base.length + STATIC_CLIENT_FOLDER.length)
         if (!name) return next()
-        readStaticClient().then((files) => {
+        readStaticClient(config.root).then((files) => {
           const file = files.find((f) => f.name === name)
           if (!file) return next()
           response.setHeader('content-type', 'text/javascript; charset=utf-8')

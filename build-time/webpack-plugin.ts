@@ -113,7 +113,7 @@ export class DeployNotifyPlugin {
           const info = versionJson({ ...stamp, app: appName() })
           compilation.emitAsset('version.json', raw(info))
           if (sidecar === 'none')
-            for (const { name, source } of await readStaticClient())
+            for (const { name, source } of await readStaticClient(compiler.context))
               // Already minified, and served as built: the bundler's minifier leaves them alone.
               compilation.emitAsset(`${STATIC_CLIENT_FOLDER}${name}`, raw(source), { minimized: true })
         },

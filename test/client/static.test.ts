@@ -16,8 +16,8 @@ if (!nginxBinary && !process.env.CI) {
   )
 }
 
-/** test/fixtures/static-site: a Vite app whose only deploy-notify config is `sidecar: 'none'`. */
-const ROOT = fileURLToPath(new URL('../fixtures/static-site/', import.meta.url))
+/** test/fixtures/static-tag-app: a Vite app whose only deploy-notify config is `sidecar: 'none'`. */
+const ROOT = fileURLToPath(new URL('../fixtures/static-tag-app/', import.meta.url))
 const POLL_MS = 500
 
 /** How many times the access log shows `path` asked for, and how many of those were answered 304. */
