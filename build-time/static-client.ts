@@ -15,15 +15,18 @@ export const STATIC_CLIENT_FILES = ['client.js', 'client-ui.js'] as const
 export const STATIC_CLIENT_FOLDER = 'deploy-notify-client/'
 
 /**
- * The files' text, read from the package as the app at `root` has it installed (resolved from
- * there, so this works in the ES module and the CommonJS build of the plugins alike).
+ * The files' text, read from the package as the app at `root` has it installed, else as the
+ * working folder does (resolved by name, so this works in the ES module and the CommonJS build
+ * of the plugins alike).
  */
 export async function readStaticClient(root: string): Promise<{ name: string; source: string }[]> {
-  const require = createRequire(join(root, 'package.json'))
-  return Promise.all(
-    STATIC_CLIENT_FILES.map(async (name) => ({
-      name,
-      source: await readFile(require.resolve(`deploy-notify/${name}`), 'utf8'),
-    })),
-  )
+  const resolve = (name: string): string => {
+    const request = `deploy-notify/${name}`
+    try {
+      return createRequire(join(root, 'package.json')).resolve(request)
+    } catch {
+      return createRequire(join(process.cwd(), 'package.json')).resolve(request)
+    }
+  }
+  return Promise.all(STATIC_CLIENT_FILES.map(async (name) => ({ name, source: await readFile(resolve(name), 'utf8') })))
 }
