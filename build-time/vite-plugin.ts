@@ -25,7 +25,7 @@ export type { VersionSource } from './version-source.js'
 export interface DeployNotifyEnv {
   readonly DEPLOY_NOTIFY_VERSION: string
   readonly DEPLOY_NOTIFY_APP: string
-  readonly DEPLOY_NOTIFY_BUILD_TIME: string
+  readonly DEPLOY_NOTIFY_BUILD_TIME?: string
 }
 
 export default function deployNotify(options: DeployNotifyOptions = {}): Plugin {

@@ -37,8 +37,8 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const ui = () => import('./on-demand/ui.js')
   // The bundler names the chunk by its build, and a deploy may remove the old build's files just
   // when the chunk is needed: it is fetched in the background once the page has started (never
-  // in its first bundle), and import() then finds it loaded.
-  setTimeout(() => void ui().catch(() => {}), WARM_AFTER_MS)
+  // in its first bundle), and import() then finds it loaded. Not on a server (SSR).
+  if (typeof window === 'object') setTimeout(() => void ui().catch(() => {}), WARM_AFTER_MS)
   const core = createCore(options, ui)
   const check = core.check
   const key = memoryKey(options?.app)

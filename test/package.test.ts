@@ -173,7 +173,7 @@ describe('the packed package', () => {
     const stamped = async (bundler: string) => {
       const html = await readFile(join(web, 'dist', 'index.html'), 'utf8')
       expect(html, bundler).toMatch(
-        /<script src="?\/deploy-notify\/client\.js"? data-version="cjs-1" data-app="web" defer><\/script>/,
+        /<script src="?\/deploy-notify\/client\.js"? data-version="cjs-1" data-app="web" data-build-time="?[^" ]+"? defer><\/script>/,
       )
       expect(JSON.parse(await readFile(join(web, 'dist', 'version.json'), 'utf8'))).toMatchObject({
         version: 'cjs-1',

@@ -48,7 +48,6 @@ export function createNotifier(
   const sidecar = typeof url === 'string' && url !== 'none' && `${url.replace(/\/+$/, '')}/`
   const query = `?app=${encodeURIComponent(app)}`
   const sidecarVersionUrl = `${sidecar}version${query}`
-  const versionUrl = options.versionUrl ?? defaultVersionUrl()
   const key = memoryKey(app)
   // Bad configuration is loud and harmless: one error, no stream, no banner.
   const misconfigured = !running || running === 'undefined'
@@ -108,7 +107,8 @@ export function createNotifier(
       if (deploy) return deploy
       sayOnce(`no deploy from ${sidecar}; checking version.json`)
     }
-    const info = parse(await fetchVersion(versionUrl))
+    // Resolved here, not at creation: a notifier may be created on a server (SSR).
+    const info = parse(await fetchVersion(options.versionUrl ?? defaultVersionUrl()))
     // Its time is this build's; an older build is a lagging CDN edge, no news.
     if (info?.version === running) built ??= info.time
     if (info && newer(info)) return info
