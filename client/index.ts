@@ -23,7 +23,7 @@ export interface Notifier extends Core {
 }
 
 /** When the on-demand part is fetched, after the page's own start. */
-const WARM_AFTER_MS = 2000
+const WARM_AFTER_MS = 1000
 
 /**
  * Creates the notifier; bad options give one console error, never a throw. The banner and the

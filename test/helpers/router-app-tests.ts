@@ -59,8 +59,12 @@ export function describeRouterApp(
       const loads = countLoads(page)
       // The sidecar has nothing to tell a page that runs its current version; the open stream is the sign.
       const streaming = page.waitForResponse((response) => response.url().includes('/deploy-notify/events'))
+      // The module fetches its on-demand part (the bundler's chunk of this build) soon after the
+      // start, as it has long before a deploy removes the build's files.
+      const onDemand = page.waitForResponse((response) => /\/assets\/ui-[\w-]+\.js$/.test(response.url()))
       await page.goto(`${app.url}${home}`)
       expect((await streaming).status()).toBe(200)
+      expect((await onDemand).status()).toBe(200)
       expect(await version(page)).toBe('v1')
       return { page, loads }
     }
