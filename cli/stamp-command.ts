@@ -133,12 +133,16 @@ export async function stampDist(options: StampDistOptions): Promise<StampDistRes
     built && previous !== undefined
       ? previous
       : versionJson({ version: options.version, app: stamped.app, time, packageVersion }, previous)
+  const stampedTime = (JSON.parse(json) as VersionInfo).time
+  // The tag also says when the build was made, as version.json does: the page never offers an older build.
+  const page =
+    stamped.tag === 'missing' ? stamped : stampHtml(html, { ...stampOptions, buildTime: stampedTime }, indexPath)
 
   await asStampError(checkBuildFolder(dist, options.version))
 
   const changed: string[] = []
-  if (stamped.html !== html) {
-    await asStampError(replaceFile(indexPath, stamped.html))
+  if (page.html !== html) {
+    await asStampError(replaceFile(indexPath, page.html))
     changed.push('index.html')
   }
   if (json !== previous) {
@@ -148,7 +152,6 @@ export async function stampDist(options: StampDistOptions): Promise<StampDistRes
   // The list a plugin made of its build stays as it is: it names the build's own files only,
   // where a listing of the folder would also claim what an older build left in it.
   if (built && changed.length === 0) return { dist, app: stamped.app, changed }
-  const stampedTime = (JSON.parse(json) as VersionInfo).time
   const manifest = await asStampError(
     recordVersion(dist, { version: options.version, app: stamped.app, time: stampedTime }),
   )

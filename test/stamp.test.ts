@@ -195,10 +195,11 @@ describe('deploy-notify stamp', () => {
       `deploy-notify: stamped index.html, version.json and .deploy-notify/versions/abc1234.json: app "web" version "abc1234" in ${dist}\n`,
     )
     expect(exit.code).toBe(0)
-    expect(await readFile(join(dist, 'index.html'), 'utf8')).toBe(
-      stampHtml(VITE_INDEX, { version: 'abc1234', app: 'web' }).html,
-    )
     const info = (await readJson(join(dist, 'version.json'))) as Record<string, unknown>
+    // The tag says when the build was made, as version.json does.
+    expect(await readFile(join(dist, 'index.html'), 'utf8')).toBe(
+      stampHtml(VITE_INDEX, { version: 'abc1234', app: 'web', buildTime: String(info.time) }).html,
+    )
     expect(info).toEqual({ version: 'abc1234', app: 'web', time: expect.any(String), packageVersion: '1.4.0' })
     expect(Math.abs(Date.parse(String(info.time)) - Date.now())).toBeLessThan(60_000)
 
@@ -229,9 +230,10 @@ describe('deploy-notify stamp', () => {
     await writeFile(join(dist, 'index.html'), page)
     const exit = await stampCli(['--dist', 'dist', '--version', 'v1', '--sidecar', 'https://sidecar.example'], project)
     expect(exit.code).toBe(0)
-    const tag = '<script src="https://sidecar.example/client.js" data-version="v1" defer></script>'
+    const info = (await readJson(join(dist, 'version.json'))) as Record<string, unknown>
+    expect(info).toMatchObject({ version: 'v1', app: 'default' })
+    const tag = `<script src="https://sidecar.example/client.js" data-version="v1" data-build-time="${String(info.time)}" defer></script>`
     expect(await readFile(join(dist, 'index.html'), 'utf8')).toBe(page.replace('  </head>', `    ${tag}\n  </head>`))
-    expect(await readJson(join(dist, 'version.json'))).toMatchObject({ version: 'v1', app: 'default' })
   })
 
   it('exits 1 naming the path when the folder or index.html is missing, or the tag is, and writes nothing', async () => {
