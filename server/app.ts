@@ -11,6 +11,7 @@ import { clearerMessages, fastifyCodes, RouteNotFoundError, ShuttingDownError } 
 import { rememberHttpListeners } from './event-stream.js'
 import { Hub } from './hub.js'
 import { createMetrics } from './metrics.js'
+import { lingerAfterEarlyAnswers } from './lingering-close.js'
 import { PageCounts } from './page-counts.js'
 import { clientRoutes } from './routes/client.js'
 import { eventsRoutes } from './routes/events.js'
@@ -130,6 +131,8 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
     await counts.close()
     pageCounts.close()
   })
+
+  lingerAfterEarlyAnswers(app)
 
   // Only JSON bodies are accepted anywhere; text/plain would otherwise reach the schema as a string.
   app.removeContentTypeParser('text/plain')

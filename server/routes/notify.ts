@@ -68,8 +68,9 @@ export async function notifyRoutes(
  * Every notify carries the bearer token: NOTIFY_TOKEN, or the one generated into DATA_DIR
  * (`main.ts`). Nothing is trusted by address: behind a proxy every caller is loopback, and a
  * page on any origin of this machine can send a CORS-safelisted POST. Compared in constant
- * time (both sides hashed, so neither the length nor a prefix leaks). A refusal closes the
- * connection, so a large body is neither read nor answered twice.
+ * time (both sides hashed, so neither the length nor a prefix leaks). A refusal comes before
+ * the body is read, and closes the connection (`lingering-close.ts`), so a large body is
+ * neither read nor answered twice.
  */
 function authorizer(token: string | undefined) {
   const expected = token === undefined ? undefined : digest(token)
@@ -77,7 +78,7 @@ function authorizer(token: string | undefined) {
     const match = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '')
     if (expected && match?.[1] && timingSafeEqual(digest(match[1]), expected)) return
     request.log.warn('notify refused: wrong or missing token')
-    reply.header('www-authenticate', 'Bearer realm="deploy-notify"').header('connection', 'close')
+    reply.header('www-authenticate', 'Bearer realm="deploy-notify"')
     throw new UnauthorizedError(
       match
         ? 'the bearer token is wrong'
