@@ -9,6 +9,10 @@ import { describeNetworkError, sleep } from './sidecar-request.js'
 
 const INTERVAL_MS = 1_000
 const ATTEMPT_TIMEOUT_MS = 10_000
+/** A version.json is a few hundred bytes; more than this is not one, and is not read further. */
+export const MAX_VERSION_JSON_BYTES = 64 * 1024
+/** Redirects followed within the URL's origin. */
+const MAX_REDIRECTS = 5
 
 /** The app's base URL (`https://app.example/shop/`) gives `.../shop/version.json`; a URL ending in `.json` is used as it is. */
 export function versionJsonUrl(raw: string): URL {
@@ -27,12 +31,29 @@ export function versionJsonUrl(raw: string): URL {
 /** What the URL served, in words: `serves "v1"`, `answered 404`, the network error. */
 async function observe(url: URL, version: string, timeoutMs: number): Promise<{ live: boolean; seen: string }> {
   try {
-    const response = await fetch(url, {
-      headers: { accept: 'application/json' },
-      signal: AbortSignal.timeout(timeoutMs),
-    })
-    const text = await response.text()
+    const signal = AbortSignal.timeout(timeoutMs)
+    let at = url
+    let response: Response
+    for (let redirects = 0; ; redirects++) {
+      // Redirects are followed here, so one to another origin is never followed unsaid.
+      response = await fetch(at, { headers: { accept: 'application/json' }, redirect: 'manual', signal })
+      const location = response.headers.get('location')
+      if (response.status < 300 || response.status > 399 || location === null) break
+      await response.body?.cancel()
+      const next = new URL(location, at)
+      if (next.origin !== url.origin) {
+        return {
+          live: false,
+          seen: `redirects to ${next.href}, on another origin, which is not followed: give --wait-live that URL if the app is served there`,
+        }
+      }
+      if (redirects === MAX_REDIRECTS) return { live: false, seen: `redirects more than ${MAX_REDIRECTS} times` }
+      at = next
+    }
+    const text = await readAtMost(response, MAX_VERSION_JSON_BYTES)
     if (!response.ok) return { live: false, seen: `answered ${response.status}` }
+    if (text === undefined)
+      return { live: false, seen: `answered with more than ${MAX_VERSION_JSON_BYTES / 1024} KiB, not a version.json` }
     let served: unknown
     try {
       served = (JSON.parse(text) as { version?: unknown }).version
@@ -44,6 +65,26 @@ async function observe(url: URL, version: string, timeoutMs: number): Promise<{ 
   } catch (error) {
     return { live: false, seen: `cannot be read (${describeNetworkError(error)})` }
   }
+}
+
+/** The body as text, or undefined (and the rest left unread) once it passes `limit` bytes. */
+async function readAtMost(response: Response, limit: number): Promise<string | undefined> {
+  if (Number(response.headers.get('content-length') ?? 0) > limit) {
+    await response.body?.cancel()
+    return undefined
+  }
+  const chunks: Uint8Array[] = []
+  let size = 0
+  const reader = response.body?.getReader()
+  for (let read = await reader?.read(); read && !read.done; read = await reader?.read()) {
+    size += read.value.byteLength
+    if (size > limit) {
+      await reader?.cancel()
+      return undefined
+    }
+    chunks.push(read.value)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** Polls `url` until it serves `version`; true once it does, false when `timeoutMs` ran out (having said why). */

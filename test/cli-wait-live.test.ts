@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { getJson, until } from './helpers/http.js'
@@ -80,4 +80,87 @@ describe('deploy-notify notify --wait-live', { timeout: 90_000 }, () => {
     expect(bad.code).toBe(2)
     expect(bad.stderr).toMatch(/--wait-live "ftp:\/\/example.com\/" must be http or https/)
   })
+
+  it('reads at most 64 KiB of a version.json that never ends, and says so', async () => {
+    // 300 MB, sent as fast as the CLI reads, chunked (no length to refuse it by).
+    const huge = await serve((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' })
+      let sent = 0
+      const chunk = Buffer.alloc(1024 * 1024, ' ')
+      const more = (): void => {
+        while (sent < 300 && response.write(chunk)) sent++
+        if (sent < 300) response.once('drain', more)
+        else response.end()
+      }
+      response.write('{"version":"v2",')
+      more()
+      response.on('close', () => huge.finished.push(response.writableFinished))
+    })
+    try {
+      const exit = await runCli(notifyArgs('--wait-live', `${huge.url}/version.json`, '--timeout', '3s'), {
+        NOTIFY_TOKEN: TOKEN,
+      })
+      expect(exit.code).toBe(4)
+      expect(exit.stderr).toMatch(/it answered with more than 64 KiB, not a version\.json\); nothing was notified/)
+      // Every attempt hung up long before the end of the body.
+      expect(huge.finished.length).toBeGreaterThan(0)
+      expect(huge.finished.every((finished) => !finished)).toBe(true)
+      expect((await getJson(`${sidecar.url}/version?app=web`)).status).toBe(404)
+    } finally {
+      await huge.close()
+    }
+  })
+
+  it('follows a redirect within the origin, never one to another origin, and says why it waits', async () => {
+    const elsewhere = await serve((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ version: 'v2' }))
+    })
+    const redirecting = await serve((request, response) => {
+      const to = request.url === '/same/version.json' ? '/new/version.json' : `${elsewhere.url}/version.json`
+      if (request.url === '/new/version.json') {
+        return void response.writeHead(200, { 'content-type': 'application/json' }).end('{"version":"v2"}')
+      }
+      response.writeHead(302, { location: to }).end()
+    })
+    try {
+      const away = await runCli(notifyArgs('--wait-live', `${redirecting.url}/other/version.json`, '--timeout', '3s'), {
+        NOTIFY_TOKEN: TOKEN,
+      })
+      expect(away.code).toBe(4)
+      expect(away.stderr).toContain(
+        `it redirects to ${elsewhere.url}/version.json, on another origin, which is not followed: ` +
+          'give --wait-live that URL if the app is served there',
+      )
+      expect(elsewhere.requests()).toBe(0)
+      expect((await getJson(`${sidecar.url}/version?app=web`)).status).toBe(404)
+
+      const same = await runCli(notifyArgs('--wait-live', `${redirecting.url}/same/version.json`), {
+        NOTIFY_TOKEN: TOKEN,
+      })
+      expect(same.code).toBe(0)
+      expect(await current()).toMatchObject({ version: 'v2' })
+    } finally {
+      await elsewhere.close()
+      await redirecting.close()
+    }
+  })
 })
+
+/** A small site of its own (another origin: another port), for the test that needs one. */
+async function serve(handler: (request: IncomingMessage, response: ServerResponse) => void) {
+  let requests = 0
+  const server = createServer((request, response) => {
+    requests++
+    handler(request, response)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests: () => requests,
+    finished: [] as boolean[],
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    },
+  }
+}
