@@ -31,6 +31,8 @@ export async function measure(target, opts) {
         NOTIFY_TOKEN: opts.token,
         KEEPALIVE_MS: '600000', // no keepalive traffic during the run
         MAX_CONNECTIONS: String(opts.streams + 1000),
+        // Every load client connects from loopback: one address holds them all.
+        MAX_STREAMS_PER_ADDRESS: String(opts.streams + 1000),
       },
     })
     // Warm-up: let lazily initialised code paths (routing, stream setup) run once, so their

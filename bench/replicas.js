@@ -70,6 +70,8 @@ async function run(redisEnv, count, streams, broadcasts) {
             NOTIFY_TOKEN: token,
             KEEPALIVE_MS: '600000',
             MAX_CONNECTIONS: String(streams + 1000),
+            // Every load client connects from loopback: one address holds them all.
+            MAX_STREAMS_PER_ADDRESS: String(streams + 1000),
           },
         }),
       )

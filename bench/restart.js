@@ -65,6 +65,8 @@ async function restartOnce({ streams, policy, retryMs, perProcess, affinity }) {
         RETRY_MS: String(retryMs),
         KEEPALIVE_MS: '600000', // no keepalive traffic during the run
         MAX_CONNECTIONS: String(streams + 1000),
+        // Every load client connects from loopback: one address holds them all.
+        MAX_STREAMS_PER_ADDRESS: String(streams + 1000),
       },
     })
   let server = await start()

@@ -26,7 +26,8 @@ of it, is retried until --timeout.
 Pages that report no version count as "unknown": not V, but old for --all-old. Past the 20
 most-run versions of an app the sidecar counts the rest as "other"; while V is not listed by
 name, those pages may run it, so they keep the wait going. So do counts the sidecar marks
-incomplete (a replica stopped reporting): the wait goes on until they are complete again.
+incomplete (a replica stopped reporting, or one client address claims more pages than it may
+have counted): the wait goes on until they are complete again.
 
 Exit codes:
   ${EXIT.done}  drained: no open page runs it

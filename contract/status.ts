@@ -20,11 +20,20 @@ export interface AppStatus {
   /** Newest first; the first is the current deploy. */
   history: Deploy[]
   /** Open pages: every tab, also those that share their browser's one stream. */
-  pages: { total: number; versions: VersionCounts }
+  pages: {
+    total: number
+    versions: VersionCounts
+    /**
+     * Present when a client address claimed more pages than it may have counted (10 per stream
+     * it may hold): those claims, not in `total`. They may be pages of any version, so the counts
+     * are then incomplete (`pagesComplete` false).
+     */
+    excess?: number
+  }
   /**
    * False when `pages` may miss open pages: a replica stopped reporting (cut off from Redis,
-   * hung, killed) and its pages may not have moved yet, or this replica cannot read the others'
-   * counts. Never a reason to take a count as zero: `prune` deletes nothing and `wait-drained`
+   * hung, killed) and its pages may not have moved yet, this replica cannot read the others'
+   * counts, or a client address claimed pages past its bound (`pages.excess`). Never a reason to take a count as zero: `prune` deletes nothing and `wait-drained`
    * keeps waiting while it is false. Always sent; absent only from sidecars older than this field.
    */
   pagesComplete?: boolean

@@ -6,13 +6,15 @@ import Fastify, {
   type FastifyInstance,
   type FastifyServerOptions,
 } from 'fastify'
+import { AppNames } from './app-names.js'
 import type { Config } from './config.js'
+import { connectionLimits, limitOtherConnections } from './connection-limits.js'
 import { clearerMessages, fastifyCodes, RouteNotFoundError, ShuttingDownError } from './errors.js'
 import { rememberHttpListeners } from './event-stream.js'
 import { Hub } from './hub.js'
 import { createMetrics } from './metrics.js'
 import { lingerAfterEarlyAnswers } from './lingering-close.js'
-import { PageCounts } from './page-counts.js'
+import { PAGES_PER_ADDRESS_STREAM, PageCounts } from './page-counts.js'
 import { clientRoutes } from './routes/client.js'
 import { eventsRoutes } from './routes/events.js'
 import { notifyRoutes } from './routes/notify.js'
@@ -29,6 +31,18 @@ import { EventStreams } from './streams.js'
 const CLOSE_GRACE_MS = 2000
 /** How often the app asks the store whether this replica is cut off from the others. */
 const ISOLATION_CHECK_MS = 500
+/**
+ * How long a connection may stay open between requests (Node's default is 5 s, Fastify's 72 s):
+ * idle connections hold descriptors that notifies and streams need. Node closes them a second
+ * after it (HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER), so by REQUEST_TIMEOUT_MS at the latest.
+ */
+export const KEEP_ALIVE_MS = 5000
+
+/** Trusts the first `hops` proxies in front, as Fastify does with a number (its types lack it). */
+const trustHops =
+  (hops: number) =>
+  (_address: string, hop: number): boolean =>
+    hop < hops
 
 export interface AppOptions {
   config: Config
@@ -60,6 +74,9 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
     // A stream's request is complete at its head, and its socket then has no timeout.
     connectionTimeout: config.requestTimeoutMs,
     requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: Math.max(1000, Math.min(KEEP_ALIVE_MS, config.requestTimeoutMs - 1000)),
+    // The client address (per-address limits) is the forwarded one, from proxies trusted to say so.
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     http: {
       headersTimeout: config.requestTimeoutMs,
       // Node checks the two timeouts above this often (default 30 s).
@@ -70,12 +87,26 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
   // Before any other 'connection' listener but Node's: see openEventStream.
   app.server.on('connection', rememberHttpListeners)
   const registry = new EventStreams({ keepaliveMs: config.keepaliveMs, lifetimeMs: config.streamLifetimeMs })
+  const limits = connectionLimits(config.maxConnections)
+  if (limits.streams < config.maxConnections) {
+    app.log.warn(
+      { maxConnections: config.maxConnections, streams: limits.streams, otherConnections: limits.others },
+      `the open-file limit leaves room for ${limits.streams} streams, fewer than MAX_CONNECTIONS, beside ` +
+        `${limits.others} other connections (notifies, health checks); raise it with "ulimit -n"`,
+    )
+  }
+  limitOtherConnections(app.server, limits, registry)
   const hub = new Hub(registry)
-  const pageCounts = new PageCounts()
+  const pageCounts = new PageCounts({ pagesPerAddress: PAGES_PER_ADDRESS_STREAM * config.maxStreamsPerAddress })
   const metrics = createMetrics(hub, pageCounts, store)
   // Open pages over every process sharing the store (replicas), for /status.
   const counts = store.streamCounts(pageCounts)
-  const sampler = new VersionSampler(counts)
+  const known = (appName: string): boolean => store.current(appName) !== undefined
+  const sampler = new VersionSampler(counts, known)
+  const appNames = new AppNames(
+    known,
+    (appName) => pageCounts.has(appName) || hub.connections(appName) > 0 || sampler.has(appName),
+  )
   // A replica cut off from the others lets go of its pages, so they are counted where they land
   // (the other replicas count on it: `keptForMs` in store/redis-counts.ts); /events refuses meanwhile.
   let isolated = false
@@ -154,12 +185,12 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
     throw new RouteNotFoundError(request.method, request.url.split('?')[0])
   })
 
-  await app.register(eventsRoutes, { config, store, hub, pageCounts })
+  await app.register(eventsRoutes, { config, store, hub, pageCounts, registry, limits, appNames })
   await app.register(notifyRoutes, { config, store, hub })
   await app.register(versionRoutes, { store })
   await app.register(opsRoutes, { metrics, store })
   await app.register(clientRoutes)
   await app.register(statusRoutes, { store, counts, sampler })
-  await app.register(statusPageRoutes, { store, counts, sampler, registry, config })
+  await app.register(statusPageRoutes, { store, counts, sampler, registry, limits, config })
   return app
 }

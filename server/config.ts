@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import createError from '@fastify/error'
 
 /** Everything the sidecar is configured with, read once at start and passed down. */
@@ -22,6 +23,10 @@ export interface Config {
   redisSentinelName: string | undefined
   redisClusterNodes: HostPort[] | undefined
   maxConnections: number
+  /** Open `/events` streams from one client address at most. */
+  maxStreamsPerAddress: number
+  /** Fastify's `trustProxy`: which proxies' `X-Forwarded-For` names the client address. */
+  trustProxy: TrustProxy
   /** How long a client has to send its request, from connecting or from its first byte. */
   requestTimeoutMs: number
   /** How long a stream stays open at most; 0 = until the client leaves. */
@@ -37,6 +42,9 @@ export interface CaFile {
   path: string
   pem: string
 }
+
+/** `false` (no proxy is trusted), a hop count, or addresses, CIDR ranges and proxy-addr's names (`loopback`). */
+export type TrustProxy = false | number | string[]
 
 /** A setting the sidecar cannot run with; the message names it. The CLI exits 2. */
 export const ConfigError = createError('DN_ERR_CONFIG', '%s')
@@ -116,7 +124,7 @@ const caFile: Parse<CaFile> = (raw, name) => {
 }
 
 /** The process's open-file limit: each stream holds one descriptor. */
-function openFileLimit(): number {
+export function openFileLimit(): number {
   try {
     const line = readFileSync('/proc/self/limits', 'utf8')
       .split('\n')
@@ -132,6 +140,37 @@ function openFileLimit(): number {
 /** Leaves a tenth of the descriptors for notifies, the store, logs and Redis. */
 export function defaultMaxConnections(limit = openFileLimit()): number {
   return Math.max(1, Math.floor(limit * 0.9))
+}
+
+/**
+ * Half the stream slots: one address (an office behind one NAT, a few hundred browsers at the
+ * default open-file limit) never locks out everyone else, and a second one is always admitted.
+ */
+export function defaultMaxStreamsPerAddress(maxConnections: number): number {
+  return Math.max(1, Math.ceil(maxConnections / 2))
+}
+
+/** The names proxy-addr (Fastify's `trustProxy`) knows for address ranges. */
+const RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+const trustProxy: Parse<TrustProxy> = (raw, name) => {
+  if (raw.trim() === 'false') return false
+  if (/^\d+$/.test(raw.trim())) return integer(1, 100)(raw.trim(), name)
+  const list = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+  for (const entry of list) {
+    const [address = '', bits, extra] = entry.split('/')
+    const family = isIP(address)
+    const validBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32))
+    if (RANGE_NAMES.has(entry) || (family !== 0 && validBits && extra === undefined)) continue
+    throw new ConfigError(
+      `${name}: "${entry}" is not false, a hop count, an address, a CIDR range (10.0.0.0/8) or loopback, linklocal, uniquelocal`,
+    )
+  }
+  if (list.length === 0) throw new ConfigError(`${name} must be false, a hop count, or addresses and CIDR ranges`)
+  return list
 }
 
 /** 0 (never), or a duration from `min` ms. */
@@ -239,6 +278,23 @@ const settings = {
     key: 'maxConnections',
     help: ['N', 'open streams beyond this get 503 (default 90% of the open-file limit)'],
   },
+  // Its default depends on MAX_CONNECTIONS: see loadConfig.
+  MAX_STREAMS_PER_ADDRESS: {
+    parse: integer(1, 10_000_000),
+    fallback: () => undefined,
+    key: 'maxStreamsPerAddress',
+    help: ['N', 'open streams from one client address beyond this get 503 (default half of --max-connections)'],
+  },
+  // nginx on the same host (the repo's nginx.conf) forwards each browser's address.
+  TRUST_PROXY: {
+    parse: trustProxy,
+    fallback: () => ['loopback'],
+    key: 'trustProxy',
+    help: [
+      'LIST',
+      'proxies whose X-Forwarded-For names the client address: false, a hop count, or addresses and CIDR ranges (default loopback)',
+    ],
+  },
   // A request head is one packet; a notify body is at most 16 KiB. Ten seconds is plenty for both.
   REQUEST_TIMEOUT_MS: {
     parse: integer(1000, 3_600_000),
@@ -286,6 +342,7 @@ export function loadConfig(
     if (raw !== undefined && raw !== '') given.add(name)
     config[setting.key] = given.has(name) ? setting.parse(raw!, label(name)) : setting.fallback()
   }
+  config.maxStreamsPerAddress ??= defaultMaxStreamsPerAddress(config.maxConnections as number)
   checkRedisMode(config as unknown as Config, given, label)
   return config as unknown as Config
 }

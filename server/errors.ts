@@ -15,6 +15,16 @@ export const TooManyStreamsError = createError(
   'this sidecar holds its maximum of %d streams; retry later',
   503,
 )
+export const TooManyStreamsFromAddressError = createError(
+  'DN_ERR_TOO_MANY_STREAMS',
+  'this sidecar holds its maximum of %d streams from one client address; retry later',
+  503,
+)
+export const TooManyAppsError = createError(
+  'DN_ERR_TOO_MANY_APPS',
+  'this sidecar follows its maximum of %d apps without a deploy; retry later, or notify a first version of the app',
+  503,
+)
 export const ClientNotBuiltError = createError(
   'DN_ERR_CLIENT_NOT_BUILT',
   'the browser client is not built; run "npm run build"',

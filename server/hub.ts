@@ -31,18 +31,23 @@ export class Hub {
     return this.#streams.count(app)
   }
 
+  /** Open streams from one client address. */
+  connectionsFrom(address: string): number {
+    return this.#streams.countFrom(address)
+  }
+
   /** Apps with open streams. */
   apps(): IterableIterator<string> {
     return this.#streams.topics()
   }
 
   /**
-   * Adds a stream whose response head is written, sends it `firstBytes`, and forgets it the
+   * Adds a stream from a client address whose response head is written, sends it `firstBytes`, and forgets it the
    * moment its socket closes, calling `onClose`. False when the socket already holds a stream
    * or is gone.
    */
-  add(app: string, socket: Socket, firstBytes: Buffer, onClose?: () => void): boolean {
-    return this.#streams.add(socket, app, firstBytes, onClose)
+  add(app: string, socket: Socket, address: string, firstBytes: Buffer, onClose?: () => void): boolean {
+    return this.#streams.add(socket, app, address, firstBytes, onClose)
   }
 
   /** Ends every `/events` stream within `ms`, spread out (`StreamGroup.endWithin`). */

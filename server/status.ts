@@ -13,6 +13,11 @@ export { OTHER_VERSIONS }
 /** How often the sampler records each app's open pages by version, and for how long. */
 export const SAMPLE_INTERVAL_MS = 10_000
 export const SAMPLE_WINDOW_MS = 60 * 60_000
+/**
+ * An app the store does not know (no deploy) is forgotten this long after its last open page,
+ * not after the hour: a made-up app name costs its samples for seconds, not an hour.
+ */
+export const FORGET_UNKNOWN_APP_MS = 20_000
 const MAX_SAMPLES = SAMPLE_WINDOW_MS / SAMPLE_INTERVAL_MS
 
 /** Open pages by app and running version: this process's (`page-counts.ts`), or every replica's (the store shares them). */
@@ -44,11 +49,19 @@ export class VersionSampler {
   readonly #counts: StreamCounts
   /** Apps whose pages were sampled, with when the last open page was seen. */
   readonly #apps = new Map<string, { samples: Sample[]; lastOpen: number }>()
+  readonly #known: (app: string) => boolean
   readonly #timer: NodeJS.Timeout
 
-  constructor(counts: StreamCounts) {
+  /** `known`: whether the store has a deploy of the app (its drain is kept for the hour). */
+  constructor(counts: StreamCounts, known: (app: string) => boolean = () => true) {
     this.#counts = counts
+    this.#known = known
     this.#timer = setInterval(() => this.sample(Date.now()), SAMPLE_INTERVAL_MS).unref()
+  }
+
+  /** Whether the app is still sampled. */
+  has(app: string): boolean {
+    return this.#apps.has(app)
   }
 
   /** Oldest first. */
@@ -58,7 +71,8 @@ export class VersionSampler {
 
   /**
    * Records every app with open pages, and every app that had some within the window (its
-   * zeros draw the drain); an app with none for a whole window is forgotten.
+   * zeros draw the drain); an app with none for a whole window is forgotten, one without a
+   * deploy after `FORGET_UNKNOWN_APP_MS`.
    */
   sample(now: number): void {
     for (const app of this.#counts.apps()) {
@@ -73,7 +87,8 @@ export class VersionSampler {
       samples.push({ t: now, versions: previous && sameCounts(previous, versions) ? previous : versions })
       if (total(open) > 0) entry.lastOpen = now
       while (samples.length > MAX_SAMPLES || (samples[0] && samples[0].t <= now - SAMPLE_WINDOW_MS)) samples.shift()
-      if (now - entry.lastOpen >= SAMPLE_WINDOW_MS) this.#apps.delete(app)
+      const keep = this.#known(app) ? SAMPLE_WINDOW_MS : FORGET_UNKNOWN_APP_MS
+      if (now - entry.lastOpen >= keep) this.#apps.delete(app)
     }
   }
 
@@ -101,10 +116,19 @@ export function statusSnapshot(
   const names = new Set(store.all().map((deploy) => deploy.app))
   for (const app of counts.apps()) names.add(app)
   const apps = [...names].sort().map((app): [string, AppStatus] => {
-    const pages = { total: total(counts.versions(app)), versions: boundedVersions(counts.versions(app)) }
-    const incomplete = counts.incomplete?.(app)
+    const pages: AppStatus['pages'] = {
+      total: total(counts.versions(app)),
+      versions: boundedVersions(counts.versions(app)),
+    }
+    const excess = counts.excess?.(app) ?? 0
+    if (excess > 0) pages.excess = excess
+    // Claims past an address's bound may be pages of any version: unknown, never zero.
+    const reasons = [
+      counts.incomplete?.(app),
+      excess > 0 ? `${excess} pages claimed past one client address's bound are not counted` : undefined,
+    ].filter((reason) => reason !== undefined)
     const complete =
-      incomplete === undefined ? { pagesComplete: true } : { pagesComplete: false, pagesIncomplete: incomplete }
+      reasons.length === 0 ? { pagesComplete: true } : { pagesComplete: false, pagesIncomplete: reasons.join('; ') }
     const entry = {
       current: store.current(app) ?? null,
       history: store.history(app),

@@ -23,6 +23,8 @@ interface Stream {
   readonly socket: Socket
   readonly group: StreamGroup
   readonly topic: string
+  /** The client address it came from (the forwarded one behind a trusted proxy). */
+  readonly address: string
   /** The second (epoch) its lifetime ends, or 0 for never. */
   readonly endsAt: number
   /** Called once when the stream is forgotten, from the registry's one close listener. */
@@ -103,6 +105,7 @@ export class EventStreams {
     group: StreamGroup,
     socket: Socket,
     topic: string,
+    address: string,
     firstBytes: Buffer,
     onClose?: () => void,
   ): Stream | undefined {
@@ -117,7 +120,7 @@ export class EventStreams {
     const { lifetimeMs } = this.#options
     const endsAt =
       lifetimeMs > 0 ? Math.ceil((Date.now() + lifetimeMs * (1 - LIFETIME_SPREAD * Math.random())) / 1000) : 0
-    const stream: Stream = { socket, group, topic, endsAt, onClose }
+    const stream: Stream = { socket, group, topic, address, endsAt, onClose }
     this.#bySocket.set(socket, stream)
     if (endsAt > 0) {
       let due = this.#expiring.get(endsAt)
@@ -167,12 +170,13 @@ export class EventStreams {
 }
 
 /**
- * Streams of one kind, by topic (an app), counted for metrics and limits. Pages by version are
- * counted apart (`page-counts.ts`): one stream may carry several pages.
+ * Streams of one kind, by topic (an app) and by client address, counted for metrics and limits.
+ * Pages by version are counted apart (`page-counts.ts`): one stream may carry several pages.
  */
 export class StreamGroup {
   readonly #registry: EventStreams
   readonly #topics = new Map<string, Set<Stream>>()
+  readonly #byAddress = new Map<string, number>()
   #size = 0
 
   constructor(registry: EventStreams) {
@@ -189,21 +193,27 @@ export class StreamGroup {
     return this.#topics.get(topic)?.size ?? 0
   }
 
+  /** Open streams from one client address. */
+  countFrom(address: string): number {
+    return this.#byAddress.get(address) ?? 0
+  }
+
   /** Topics with open streams. */
   topics(): IterableIterator<string> {
     return this.#topics.keys()
   }
 
   /**
-   * Adds a stream whose response head is written, sends it `firstBytes`, and forgets it the
-   * moment its socket closes. False when the socket is gone or already holds a stream.
+   * Adds a stream from `address` whose response head is written, sends it `firstBytes`, and
+   * forgets it the moment its socket closes. False when the socket is gone or already holds a stream.
    */
-  add(socket: Socket, topic: string, firstBytes: Buffer, onClose?: () => void): boolean {
-    const stream = this.#registry.admit(this, socket, topic, firstBytes, onClose)
+  add(socket: Socket, topic: string, address: string, firstBytes: Buffer, onClose?: () => void): boolean {
+    const stream = this.#registry.admit(this, socket, topic, address, firstBytes, onClose)
     if (!stream) return false
     let streams = this.#topics.get(topic)
     if (!streams) this.#topics.set(topic, (streams = new Set()))
     streams.add(stream)
+    this.#byAddress.set(address, this.countFrom(address) + 1)
     this.#size++
     return true
   }
@@ -241,6 +251,9 @@ export class StreamGroup {
     const streams = this.#topics.get(stream.topic)
     if (!streams?.delete(stream)) return
     this.#size--
+    const fromAddress = this.countFrom(stream.address) - 1
+    if (fromAddress > 0) this.#byAddress.set(stream.address, fromAddress)
+    else this.#byAddress.delete(stream.address)
     if (streams.size === 0) this.#topics.delete(stream.topic)
   }
 }

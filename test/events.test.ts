@@ -139,7 +139,7 @@ describe('GET /events', () => {
   })
 
   it('answers 503 with Retry-After beyond MAX_CONNECTIONS, and admits again once a stream closes', async () => {
-    const sidecar = await start({ MAX_CONNECTIONS: '2', RETRY_MS: '2500' })
+    const sidecar = await start({ MAX_CONNECTIONS: '2', MAX_STREAMS_PER_ADDRESS: '2', RETRY_MS: '2500' })
     const first = await subscribe(sidecar.url)
     await subscribe(sidecar.url)
     const refused = await request(`${sidecar.url}/events`)

@@ -5,7 +5,7 @@ import type { Locator, Page } from 'playwright-core'
 import { request } from 'undici'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Deploy } from '../contract/deploy.js'
-import { MAX_STATUS_STREAMS, withRecentSamples } from '../server/status-page/streams.js'
+import { MAX_STATUS_STREAMS, MAX_STATUS_STREAMS_PER_ADDRESS, withRecentSamples } from '../server/status-page/streams.js'
 import type { Sample, Status } from '../server/status.js'
 import { skipBrowserTests, useBrowser } from './helpers/browser.js'
 import { getJson, notify, until } from './helpers/http.js'
@@ -148,7 +148,12 @@ describe('GET /status/events', () => {
   })
 
   it(`refuses more than ${MAX_STATUS_STREAMS} streams with 503 and Retry-After, and frees a place on close`, async () => {
-    const open = await openRawStreams(sidecar.port, MAX_STATUS_STREAMS, '/status/events')
+    // From as many loopback addresses as it takes: one address has a bound of its own.
+    const open: RawStream[] = []
+    for (let i = 0; open.length < MAX_STATUS_STREAMS; i++) {
+      const count = Math.min(MAX_STATUS_STREAMS_PER_ADDRESS, MAX_STATUS_STREAMS - open.length)
+      open.push(...(await openRawStreams(sidecar.port, count, '/status/events', { localAddress: `127.0.1.${i + 1}` })))
+    }
     streams.push(...open)
     const refused = await request(`${sidecar.url}/status/events`)
     expect(refused.statusCode).toBe(503)

@@ -58,7 +58,7 @@ const GET_EVENTS = 'GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'
 
 describe('one stream per connection', () => {
   it('counts a connection that pipelines 2000 GET /events once, and returns every slot when it closes', async () => {
-    const sidecar = await start({ MAX_CONNECTIONS: '100' })
+    const sidecar = await start({ MAX_CONNECTIONS: '100', MAX_STREAMS_PER_ADDRESS: '100' })
     const attacker = rawClient(sidecar.port, GET_EVENTS.repeat(2000))
     // The first request gets its stream; the one pipelined behind it ends the connection.
     await within(attacker.closed, 5000, 'the pipelining connection to be closed')
@@ -96,12 +96,12 @@ describe('one stream per connection', () => {
     const socket = sockets.get(stream.socket.localPort ?? -1)
     if (!socket) throw new Error('no server socket for the stream')
     await until(() => (socket as Socket & { parser?: unknown }).parser === null, 'the parser to be let go')
-    // What is left is the stream's own: the registry's close and error, and the handover's
-    // data and end (bytes or the client's end close the stream).
+    // What is left is the stream's own: the registry's close and error, the handover's data and
+    // end (bytes or the client's end close the stream), and the connection count's close.
     const left = Object.fromEntries(HTTP_SERVER_SOCKET_EVENTS.map((event) => [event, socket.listenerCount(event)]))
     // net's own 'end' listener (on every socket) stays.
     const own = new Socket().listenerCount('end')
-    expect(left).toEqual({ data: 1, end: 1 + own, close: 1, drain: 0, error: 1, timeout: 0, pause: 0, resume: 0 })
+    expect(left).toEqual({ data: 1, end: 1 + own, close: 2, drain: 0, error: 1, timeout: 0, pause: 0, resume: 0 })
     expect(socket.timeout ?? 0).toBe(0)
   })
 
@@ -236,7 +236,7 @@ describe('the handover', () => {
     let endRaw: () => void = () => {}
     const finishListeners: number[] = []
     app.get('/stream', (request, reply) => {
-      openEventStream(request, reply, (socket) => streams.add(socket, 'web', Buffer.from(':\n\n')))
+      openEventStream(request, reply, (socket) => streams.add(socket, 'web', '127.0.0.1', Buffer.from(':\n\n')))
       // Node's resOnFinish, which the handover replaces by one that ends the stream.
       finishListeners.push(reply.raw.listenerCount('finish'))
       endRaw = () => {

@@ -3,12 +3,32 @@ import type { Config } from '../config.js'
 import { DEFAULT_APP, type Deploy } from '../../contract/deploy.js'
 import { appSchema, versionSchema } from '../../contract/fields.js'
 import { pagesField, readPages, tabsField } from '../../contract/pages.js'
-import { CutOffError, InvalidPagesError, TooManyStreamsError } from '../errors.js'
+import type { AppNames } from '../app-names.js'
+import type { ConnectionLimits } from '../connection-limits.js'
+import {
+  CutOffError,
+  InvalidPagesError,
+  TooManyAppsError,
+  TooManyStreamsError,
+  TooManyStreamsFromAddressError,
+} from '../errors.js'
 import type { Hub } from '../hub.js'
 import type { PageCounts } from '../page-counts.js'
 import { jitteredRetry, openEventStream } from '../event-stream.js'
 import { eventFrame } from '../sse.js'
 import type { Store } from '../store/store.js'
+import type { EventStreams } from '../streams.js'
+
+export interface EventsOptions {
+  config: Config
+  store: Store
+  hub: Hub
+  pageCounts: PageCounts
+  /** The app's one registry of open event streams (of every kind), for the descriptor budget. */
+  registry: EventStreams
+  limits: ConnectionLimits
+  appNames: AppNames
+}
 
 interface EventsQuery {
   app?: string
@@ -22,7 +42,7 @@ interface EventsQuery {
 /** `GET /events`: the stream every open page holds. */
 export async function eventsRoutes(
   app: FastifyInstance,
-  { config, store, hub, pageCounts }: { config: Config; store: Store; hub: Hub; pageCounts: PageCounts },
+  { config, store, hub, pageCounts, registry, limits, appNames }: EventsOptions,
 ): Promise<void> {
   // A reconnect storm after a deploy encodes the current state once, not once per browser:
   // one frame for pages on a version the sidecar deployed before, one for pages on a version
@@ -61,16 +81,26 @@ export async function eventsRoutes(
       const { version = 'unknown', tabs } = request.query
       const pages = request.query.pages === undefined ? new Map([[version, 1]]) : readPages(request.query.pages)
       if (!pages) throw new InvalidPagesError(pagesField.rule)
-      if (hub.size >= config.maxConnections) {
+      const appName = request.query.app ?? DEFAULT_APP
+      // One client address (an office behind one NAT, or one attacker) never takes every slot.
+      const address = request.ip
+      if (hub.size >= config.maxConnections || registry.size >= limits.streams) {
         reply.header('retry-after', retryAfterSeconds)
-        throw new TooManyStreamsError(config.maxConnections)
+        throw new TooManyStreamsError(Math.min(config.maxConnections, limits.streams))
       }
       const isolated = store.isolated()
       if (isolated !== undefined) {
         reply.header('retry-after', retryAfterSeconds)
         throw new CutOffError(isolated)
       }
-      const appName = request.query.app ?? DEFAULT_APP
+      if (hub.connectionsFrom(address) >= config.maxStreamsPerAddress) {
+        reply.header('retry-after', retryAfterSeconds)
+        throw new TooManyStreamsFromAddressError(config.maxStreamsPerAddress)
+      }
+      if (!appNames.admit(appName)) {
+        reply.header('retry-after', retryAfterSeconds)
+        throw new TooManyAppsError(appNames.limit)
+      }
       const current = store.current(appName)
       const running = request.query.version
       let firstBytes = jitteredRetry(config.retryMs)
@@ -84,8 +114,8 @@ export async function eventsRoutes(
       openEventStream(request, reply, (socket) => {
         // Its pages are counted once it is a stream, and uncounted when the registry forgets it.
         let leave = (): void => {}
-        const held = hub.add(appName, socket, firstBytes, () => leave())
-        if (held) leave = pageCounts.open(appName, pages, tabs)
+        const held = hub.add(appName, socket, address, firstBytes, () => leave())
+        if (held) leave = pageCounts.open(appName, pages, { tabs, address })
         return held
       })
     },

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify'
-import { ClientNotBuiltError, TooManyStreamsError } from '../errors.js'
+import type { ConnectionLimits } from '../connection-limits.js'
+import { ClientNotBuiltError, TooManyStreamsError, TooManyStreamsFromAddressError } from '../errors.js'
 import { matchesEtag } from '../etag.js'
 import { jitteredRetry, openEventStream } from '../event-stream.js'
 import { loadStatusPage } from '../status-page/page.js'
 import { statusFrame } from '../sse.js'
-import { MAX_STATUS_STREAMS, StatusStreams } from '../status-page/streams.js'
+import { MAX_STATUS_STREAMS, MAX_STATUS_STREAMS_PER_ADDRESS, StatusStreams } from '../status-page/streams.js'
 import { statusSnapshot, type StreamCounts, type VersionSampler } from '../status.js'
 import type { Store } from '../store/store.js'
 import type { EventStreams } from '../streams.js'
@@ -15,6 +16,7 @@ export interface StatusPageOptions {
   sampler: VersionSampler
   /** The app's one registry of open event streams. */
   registry: EventStreams
+  limits: ConnectionLimits
   /** `RETRY_MS`: the reconnection hint of the status stream, as of `/events`. */
   config: { retryMs: number }
 }
@@ -26,7 +28,7 @@ export interface StatusPageOptions {
  */
 export async function statusPageRoutes(
   app: FastifyInstance,
-  { store, counts, sampler, registry, config }: StatusPageOptions,
+  { store, counts, sampler, registry, limits, config }: StatusPageOptions,
 ): Promise<void> {
   const { retryMs } = config
   const streams = new StatusStreams(
@@ -53,12 +55,19 @@ export async function statusPageRoutes(
   })
 
   app.get('/status/events', { exposeHeadRoute: false }, (request, reply) => {
-    if (streams.size >= MAX_STATUS_STREAMS) {
+    const address = request.ip
+    if (streams.size >= MAX_STATUS_STREAMS || registry.size >= limits.streams) {
       reply.header('retry-after', String(Math.ceil(retryMs / 1000)))
-      throw new TooManyStreamsError(MAX_STATUS_STREAMS)
+      throw new TooManyStreamsError(Math.min(MAX_STATUS_STREAMS, limits.streams))
+    }
+    if (streams.countFrom(address) >= MAX_STATUS_STREAMS_PER_ADDRESS) {
+      reply.header('retry-after', String(Math.ceil(retryMs / 1000)))
+      throw new TooManyStreamsFromAddressError(MAX_STATUS_STREAMS_PER_ADDRESS)
     }
     // Taken before the hijack, so a failure is an ordinary error answer.
     const first = statusFrame(statusSnapshot(store, counts, sampler))
-    openEventStream(request, reply, (socket) => streams.add(socket, Buffer.concat([jitteredRetry(retryMs), first])))
+    openEventStream(request, reply, (socket) =>
+      streams.add(socket, address, Buffer.concat([jitteredRetry(retryMs), first])),
+    )
   })
 }

@@ -7,6 +7,8 @@ import type { EventStreams, StreamGroup } from '../streams.js'
 export const STATUS_INTERVAL_MS = 2000
 /** Status pages open at once; each costs a snapshot every `STATUS_INTERVAL_MS`. */
 export const MAX_STATUS_STREAMS = 100
+/** Status pages open at once from one client address: a team's wall screens, not every slot. */
+export const MAX_STATUS_STREAMS_PER_ADDRESS = 10
 /**
  * Samples repeated in each periodic event. The first event of a stream carries the whole hour;
  * later ones only this much, which the page merges by `t`: a phone left open on the page would
@@ -46,12 +48,17 @@ export class StatusStreams {
     return this.#streams.size
   }
 
+  /** Open status streams from one client address. */
+  countFrom(address: string): number {
+    return this.#streams.countFrom(address)
+  }
+
   /**
-   * Adds a stream and sends it `firstBytes` (whatever their size: an hour of samples is sent once
+   * Adds a stream from a client address and sends it `firstBytes` (whatever their size: an hour of samples is sent once
    * per page). False when the socket already holds a stream or is gone.
    */
-  add(socket: Socket, firstBytes: Buffer): boolean {
-    if (!this.#streams.add(socket, TOPIC, firstBytes)) return false
+  add(socket: Socket, address: string, firstBytes: Buffer): boolean {
+    if (!this.#streams.add(socket, TOPIC, address, firstBytes)) return false
     socket.once('close', () => {
       if (this.#streams.size === 0) this.#stopTimer()
     })

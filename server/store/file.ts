@@ -132,6 +132,7 @@ export async function openFileStore(dataDir: string): Promise<Store> {
     streamCounts: (local) => ({
       apps: () => local.apps(),
       versions: (app) => local.versions(app),
+      excess: (app) => local.excess?.(app) ?? 0,
       close: async () => {},
     }),
     async close() {

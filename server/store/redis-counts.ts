@@ -137,6 +137,7 @@ export function shareStreamCounts(
   return {
     apps: () => combined?.keys() ?? local.apps(),
     versions: (app) => (combined ? (combined.get(app) ?? new Map<string, number>()) : local.versions(app)),
+    excess: (app) => local.excess?.(app) ?? 0,
     incomplete: () => incomplete,
     /**
      * Cut off: the counts have not reached Redis for a share and a command timeout, so the

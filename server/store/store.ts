@@ -16,6 +16,8 @@ export interface StreamCounts {
    * cannot be read), or undefined when they are complete. Absent: always complete.
    */
   incomplete?(app: string): string | undefined
+  /** Pages claimed past a client address's bound, reported apart from `versions` (this process's). */
+  excess?(app: string): number
 }
 
 /** Every process's counts, shared through the store until `close()`. */

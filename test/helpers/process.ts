@@ -94,10 +94,21 @@ function collect(child: ChildProcess, timeoutMs: number, onOutput?: (text: strin
   })
 }
 
-/** Starts `deploy-notify serve` as its own process and resolves once it logs its port. */
-export async function spawnSidecar(env: Record<string, string>, lifetimeMs = 60_000): Promise<SidecarProcess> {
+/**
+ * Starts `deploy-notify serve` as its own process and resolves once it logs its port. With
+ * `fileLimit`, it runs under that open-file limit (`ulimit -n`, through bash).
+ */
+export async function spawnSidecar(
+  env: Record<string, string>,
+  lifetimeMs = 60_000,
+  { fileLimit }: { fileLimit?: number } = {},
+): Promise<SidecarProcess> {
   requireBuild()
-  const child = spawn(process.execPath, [CLI, 'serve'], {
+  const [command, args] =
+    fileLimit === undefined
+      ? [process.execPath, [CLI, 'serve']]
+      : ['bash', ['-c', `ulimit -n ${fileLimit} && exec "$0" "$@"`, process.execPath, CLI, 'serve']]
+  const child = spawn(command, args, {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

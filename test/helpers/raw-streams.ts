@@ -9,9 +9,14 @@ export interface RawStream {
   ended: Promise<void>
 }
 
-function openOne(port: number, path: string): Promise<RawStream> {
+/** Which loopback address the client connects from (127.0.0.0/8 is all this host's). */
+export interface RawStreamOptions {
+  localAddress?: string
+}
+
+function openOne(port: number, path: string, { localAddress }: RawStreamOptions = {}): Promise<RawStream> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1')
+    const socket = connect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) })
     let text = ''
     let onEnd: () => void = () => {}
     const ended = new Promise<void>((r) => (onEnd = r))
@@ -32,10 +37,15 @@ function openOne(port: number, path: string): Promise<RawStream> {
 }
 
 /** Opens `count` streams, a batch at a time so the listen backlog never overflows. */
-export async function openRawStreams(port: number, count: number, path = '/events'): Promise<RawStream[]> {
+export async function openRawStreams(
+  port: number,
+  count: number,
+  path = '/events',
+  options: RawStreamOptions = {},
+): Promise<RawStream[]> {
   const streams: RawStream[] = []
   for (let i = 0; i < count; i += 200) {
-    const batch = Array.from({ length: Math.min(200, count - i) }, () => openOne(port, path))
+    const batch = Array.from({ length: Math.min(200, count - i) }, () => openOne(port, path, options))
     streams.push(...(await Promise.all(batch)))
   }
   return streams
