@@ -36,7 +36,7 @@ const ISOLATION_CHECK_MS = 500
  * idle connections hold descriptors that notifies and streams need. Node closes them a second
  * after it (HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER), so by REQUEST_TIMEOUT_MS at the latest.
  */
-export const KEEP_ALIVE_MS = 5000
+const KEEP_ALIVE_MS = 5000
 
 /** Trusts the first `hops` proxies in front, as Fastify does with a number (its types lack it). */
 const trustHops =
@@ -86,7 +86,6 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
 
   // Before any other 'connection' listener but Node's: see openEventStream.
   app.server.on('connection', rememberHttpListeners)
-  const registry = new EventStreams({ keepaliveMs: config.keepaliveMs, lifetimeMs: config.streamLifetimeMs })
   const limits = connectionLimits(config.maxConnections)
   if (limits.streams < config.maxConnections) {
     app.log.warn(
@@ -95,7 +94,12 @@ export async function buildApp({ config, store, logger = false }: AppOptions): P
         `${limits.others} other connections (notifies, health checks); raise it with "ulimit -n"`,
     )
   }
-  limitOtherConnections(app.server, limits, registry)
+  const otherConnections = limitOtherConnections(app.server, limits, () => registry.size)
+  const registry = new EventStreams({
+    keepaliveMs: config.keepaliveMs,
+    lifetimeMs: config.streamLifetimeMs,
+    onAdmit: (socket) => otherConnections.release(socket),
+  })
   const hub = new Hub(registry)
   const pageCounts = new PageCounts({ pagesPerAddress: PAGES_PER_ADDRESS_STREAM * config.maxStreamsPerAddress })
   const metrics = createMetrics(hub, pageCounts, store)

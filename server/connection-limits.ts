@@ -43,29 +43,35 @@ export function connectionLimits(
  * still free as well: a reconnect storm after a restart may use what streams do not hold yet.
  * A connection that would pass it first makes room by closing the idle keep-alives (they
  * reconnect when they need to); if every other connection is busy, the new one is closed at once.
+ * `release` is told of each socket that becomes a stream, which then no longer counts.
  */
 export function limitOtherConnections(
   server: Server,
   limits: ConnectionLimits,
-  streams: { readonly size: number; holds(socket: Socket): boolean },
-): void {
-  // Pruned of closed sockets and streams only when it is full, so it never holds many more.
+  streams: () => number,
+): { release(socket: Socket): void } {
   const open = new Set<Socket>()
-  const full = (): boolean => open.size >= Math.max(limits.others, limits.others + limits.streams - streams.size)
-  const prune = (): void => {
-    for (const socket of open) if (socket.destroyed || streams.holds(socket)) open.delete(socket)
+  // One listener function for every socket, not a closure per connection.
+  const onClose = function (this: Socket): void {
+    open.delete(this)
   }
+  const full = (): boolean => open.size >= Math.max(limits.others, limits.others + limits.streams - streams())
   server.on('connection', (socket: Socket) => {
-    if (full()) prune()
     if (full()) {
       server.closeIdleConnections()
-      prune()
+      // Those it closed emit 'close' later; they hold no request and are gone already.
+      for (const other of open) if (other.destroyed) open.delete(other)
     }
     if (full()) {
       socket.destroy()
       return
     }
     open.add(socket)
-    socket.once('close', () => open.delete(socket))
+    socket.on('close', onClose)
   })
+  return {
+    release(socket) {
+      if (open.delete(socket)) socket.removeListener('close', onClose)
+    },
+  }
 }

@@ -96,6 +96,9 @@ function releaseFromHttpServer(socket: Socket, request: IncomingMessage, respons
   }
   freeParser(parser, request, socket)
   response.detachSocket(socket)
+  // Node caches the peer's address on the socket once read (the per-address limits read it);
+  // a stream never needs it again, and Node reads it anew if anything asks. About 120 bytes.
+  ;(socket as Socket & { _peername?: unknown })._peername = undefined
   // Node's own 'finish' handler (resOnFinish) expects the response to own the socket still and
   // throws if a handler ends it now; Fastify's would log a request that never finished. Ending
   // the response is one more way to end the stream.

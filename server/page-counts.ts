@@ -20,13 +20,19 @@ export const PAGES_PER_ADDRESS_STREAM = 10
 /** What one stream counts: its pages by version, until it closes (and lingers). */
 interface Entry {
   app: string
-  address: string
+  from: AddressPages
   /** The pages counted, by the version they are counted under. */
   counted: ReadonlyMap<string, number>
   /** The pages claimed past its address's bound: reported apart, never counted as pages. */
   excess: number
   state: 'open' | 'lingering' | 'gone'
   timer?: NodeJS.Timeout
+}
+
+/** The pages counted for one client address: one record shared by its streams. */
+interface AddressPages {
+  readonly address: string
+  pages: number
 }
 
 /** One app's open pages by version, and the pages claimed past an address's bound. */
@@ -48,7 +54,7 @@ export class PageCounts implements StreamCounts {
   /** The last stream of each app and `tabs` id. */
   readonly #byTabs = new Map<string, Entry>()
   /** Pages counted per client address. */
-  readonly #byAddress = new Map<string, number>()
+  readonly #byAddress = new Map<string, AddressPages>()
   readonly #pagesPerAddress: number
 
   constructor({ pagesPerAddress = Infinity }: { pagesPerAddress?: number } = {}) {
@@ -107,23 +113,32 @@ export class PageCounts implements StreamCounts {
   #count(app: string, address: string, pages: ReadonlyMap<string, number>): Entry {
     let counts = this.#apps.get(app)
     if (!counts) this.#apps.set(app, (counts = { versions: new Map(), excess: 0 }))
-    const used = this.#byAddress.get(address) ?? 0
-    let room = Math.max(0, this.#pagesPerAddress - used)
-    const counted = new Map<string, number>()
+    const from = this.#byAddress.get(address) ?? { address, pages: 0 }
+    let room = Math.max(0, this.#pagesPerAddress - from.pages)
+    const kept: [string, number][] = []
+    let asClaimed = true
     let excess = 0
     for (const [version, claimed] of pages) {
       const n = Math.min(claimed, room)
+      const as = counts.versions.has(version) || counts.versions.size < MAX_TRACKED_VERSIONS ? version : OTHER_VERSIONS
       room -= n
       excess += claimed - n
+      if (n !== claimed || as !== version) asClaimed = false
       if (n === 0) continue
-      const as = counts.versions.has(version) || counts.versions.size < MAX_TRACKED_VERSIONS ? version : OTHER_VERSIONS
-      counted.set(as, (counted.get(as) ?? 0) + n)
+      kept.push([as, n])
       counts.versions.set(as, (counts.versions.get(as) ?? 0) + n)
+      from.pages += n
     }
     counts.excess += excess
-    const total = sum(counted)
-    if (total > 0) this.#byAddress.set(address, used + total)
-    return { app, address, counted, excess, state: 'open' }
+    if (from.pages > 0) this.#byAddress.set(address, from)
+    // Usually every page is counted as claimed, and the claim's own map is kept.
+    let counted = pages
+    if (!asClaimed) {
+      const differs = new Map<string, number>()
+      for (const [as, n] of kept) differs.set(as, (differs.get(as) ?? 0) + n)
+      counted = differs
+    }
+    return { app, from, counted, excess, state: 'open' }
   }
 
   #forget(entry: Entry): void {
@@ -139,9 +154,9 @@ export class PageCounts implements StreamCounts {
     }
     counts.excess -= entry.excess
     if (counts.versions.size === 0 && counts.excess === 0) this.#apps.delete(entry.app)
-    const left = (this.#byAddress.get(entry.address) ?? 0) - sum(entry.counted)
-    if (left > 0) this.#byAddress.set(entry.address, left)
-    else this.#byAddress.delete(entry.address)
+    const { from } = entry
+    from.pages -= sum(entry.counted)
+    if (from.pages <= 0 && this.#byAddress.get(from.address) === from) this.#byAddress.delete(from.address)
   }
 }
 

@@ -23,8 +23,8 @@ interface Stream {
   readonly socket: Socket
   readonly group: StreamGroup
   readonly topic: string
-  /** The client address it came from (the forwarded one behind a trusted proxy). */
-  readonly address: string
+  /** Its client address's streams in its group (the forwarded address behind a trusted proxy). */
+  readonly from: AddressStreams
   /** The second (epoch) its lifetime ends, or 0 for never. */
   readonly endsAt: number
   /** Called once when the stream is forgotten, from the registry's one close listener. */
@@ -36,6 +36,14 @@ export interface StreamOptions {
   keepaliveMs: number
   /** How long a stream stays open at most (less a random part of a quarter); 0 = until the client leaves. */
   lifetimeMs: number
+  /** Told of each socket that becomes a stream (the connection limits count streams apart). */
+  onAdmit?: (socket: Socket) => void
+}
+
+/** The open streams of one client address in one group: one record shared by them all. */
+interface AddressStreams {
+  readonly address: string
+  streams: number
 }
 
 /**
@@ -105,7 +113,7 @@ export class EventStreams {
     group: StreamGroup,
     socket: Socket,
     topic: string,
-    address: string,
+    from: AddressStreams,
     firstBytes: Buffer,
     onClose?: () => void,
   ): Stream | undefined {
@@ -120,7 +128,7 @@ export class EventStreams {
     const { lifetimeMs } = this.#options
     const endsAt =
       lifetimeMs > 0 ? Math.ceil((Date.now() + lifetimeMs * (1 - LIFETIME_SPREAD * Math.random())) / 1000) : 0
-    const stream: Stream = { socket, group, topic, address, endsAt, onClose }
+    const stream: Stream = { socket, group, topic, from, endsAt, onClose }
     this.#bySocket.set(socket, stream)
     if (endsAt > 0) {
       let due = this.#expiring.get(endsAt)
@@ -129,6 +137,7 @@ export class EventStreams {
     }
     socket.on('close', this.#onClose)
     socket.on('error', ignoreError)
+    this.#options.onAdmit?.(socket)
     this.write(socket, firstBytes)
     return stream
   }
@@ -176,7 +185,7 @@ export class EventStreams {
 export class StreamGroup {
   readonly #registry: EventStreams
   readonly #topics = new Map<string, Set<Stream>>()
-  readonly #byAddress = new Map<string, number>()
+  readonly #byAddress = new Map<string, AddressStreams>()
   #size = 0
 
   constructor(registry: EventStreams) {
@@ -195,7 +204,7 @@ export class StreamGroup {
 
   /** Open streams from one client address. */
   countFrom(address: string): number {
-    return this.#byAddress.get(address) ?? 0
+    return this.#byAddress.get(address)?.streams ?? 0
   }
 
   /** Topics with open streams. */
@@ -208,12 +217,13 @@ export class StreamGroup {
    * forgets it the moment its socket closes. False when the socket is gone or already holds a stream.
    */
   add(socket: Socket, topic: string, address: string, firstBytes: Buffer, onClose?: () => void): boolean {
-    const stream = this.#registry.admit(this, socket, topic, address, firstBytes, onClose)
+    const from = this.#byAddress.get(address) ?? { address, streams: 0 }
+    const stream = this.#registry.admit(this, socket, topic, from, firstBytes, onClose)
     if (!stream) return false
+    if (from.streams++ === 0) this.#byAddress.set(address, from)
     let streams = this.#topics.get(topic)
     if (!streams) this.#topics.set(topic, (streams = new Set()))
     streams.add(stream)
-    this.#byAddress.set(address, this.countFrom(address) + 1)
     this.#size++
     return true
   }
@@ -251,9 +261,7 @@ export class StreamGroup {
     const streams = this.#topics.get(stream.topic)
     if (!streams?.delete(stream)) return
     this.#size--
-    const fromAddress = this.countFrom(stream.address) - 1
-    if (fromAddress > 0) this.#byAddress.set(stream.address, fromAddress)
-    else this.#byAddress.delete(stream.address)
+    if (--stream.from.streams === 0) this.#byAddress.delete(stream.from.address)
     if (streams.size === 0) this.#topics.delete(stream.topic)
   }
 }

@@ -96,12 +96,12 @@ describe('one stream per connection', () => {
     const socket = sockets.get(stream.socket.localPort ?? -1)
     if (!socket) throw new Error('no server socket for the stream')
     await until(() => (socket as Socket & { parser?: unknown }).parser === null, 'the parser to be let go')
-    // What is left is the stream's own: the registry's close and error, the handover's data and
-    // end (bytes or the client's end close the stream), and the connection count's close.
+    // What is left is the stream's own: the registry's close and error, and the handover's
+    // data and end (bytes or the client's end close the stream).
     const left = Object.fromEntries(HTTP_SERVER_SOCKET_EVENTS.map((event) => [event, socket.listenerCount(event)]))
     // net's own 'end' listener (on every socket) stays.
     const own = new Socket().listenerCount('end')
-    expect(left).toEqual({ data: 1, end: 1 + own, close: 2, drain: 0, error: 1, timeout: 0, pause: 0, resume: 0 })
+    expect(left).toEqual({ data: 1, end: 1 + own, close: 1, drain: 0, error: 1, timeout: 0, pause: 0, resume: 0 })
     expect(socket.timeout ?? 0).toBe(0)
   })
 

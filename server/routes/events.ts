@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config.js'
 import { DEFAULT_APP, type Deploy } from '../../contract/deploy.js'
@@ -111,13 +112,33 @@ export async function eventsRoutes(
         const known = running === undefined || store.history(appName).some((deploy) => deploy.version === running)
         firstBytes = Buffer.concat([firstBytes, versionFrame(current, known)])
       }
-      openEventStream(request, reply, (socket) => {
-        // Its pages are counted once it is a stream, and uncounted when the registry forgets it.
-        let leave = (): void => {}
-        const held = hub.add(appName, socket, address, firstBytes, () => leave())
-        if (held) leave = pageCounts.open(appName, pages, { tabs, address })
-        return held
-      })
+      openEventStream(request, reply, (socket) =>
+        holdStream({ hub, pageCounts }, socket, { app: appName, address, firstBytes, pages, tabs }),
+      )
     },
   )
+}
+
+interface NewStream {
+  app: string
+  address: string
+  firstBytes: Buffer
+  pages: ReadonlyMap<string, number>
+  tabs: string | undefined
+}
+
+/**
+ * Adds a stream to the hub and counts its pages once it is held; they are uncounted when the
+ * registry forgets it. A function of its own, so what a stream keeps (its close callback) holds
+ * nothing of the request's handler.
+ */
+function holdStream(
+  { hub, pageCounts }: { hub: Hub; pageCounts: PageCounts },
+  socket: Socket,
+  { app, address, firstBytes, pages, tabs }: NewStream,
+): boolean {
+  let leave = (): void => {}
+  const held = hub.add(app, socket, address, firstBytes, () => leave())
+  if (held) leave = pageCounts.open(app, pages, { tabs, address })
+  return held
 }
