@@ -300,7 +300,10 @@ const settings = {
     parse: integer(1000, 3_600_000),
     fallback: () => 10_000,
     key: 'requestTimeoutMs',
-    help: ['N', 'a request (not a stream) must be complete within this (default 10000)'],
+    help: [
+      'N',
+      'a request (not a stream) must be complete within this; an idle connection is closed after 5 s, and by this at the latest (default 10000)',
+    ],
   },
   // Mercure's write_timeout: bounds what a stalled reader holds over time; browsers reconnect.
   STREAM_LIFETIME_MS: {

@@ -67,7 +67,9 @@ describe('docs/scaling-out.md', () => {
     const [page, conf] = await Promise.all([read('docs/scaling-out.md'), read('nginx.conf')])
     const servers = [...conf.matchAll(/^\s*#\s+(server 10\.[^;]+;)$/gm)].map((match) => `    ${match[1]}`)
     expect(servers).toHaveLength(2)
-    expect(page).toContain(`upstream deploy_notify {\n${servers.join('\n')}\n    keepalive 16;\n}`)
+    expect(page).toContain(
+      `upstream deploy_notify {\n${servers.join('\n')}\n    keepalive 16;\n    keepalive_timeout 4s;\n}`,
+    )
   })
 })
 
