@@ -188,7 +188,9 @@ function refuseAnotherStamp(built: BuiltVersion, options: StampDistOptions): voi
     `${built.path} says this build was already stamped with ${field} "${built[field]}", not "${asked}": ` +
       `most likely by the deploy-notify/vite or deploy-notify/webpack plugin, which stamps as it builds. ` +
       `The build decides the version once: drop this stamp step and announce the build with ` +
-      `"deploy-notify notify --dist ${options.dist}", or give the plugin the ${field} you mean`,
+      `"deploy-notify notify --dist ${options.dist}", or give the plugin the ${field} you mean. ` +
+      `If no plugin runs, this folder was stamped before (a web root, or a build folder never emptied): ` +
+      `stamp a build before copying it`,
   )
 }
 

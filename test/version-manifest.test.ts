@@ -65,7 +65,9 @@ describe('deploy-notify stamp records the build', () => {
     expect((await runCli(['stamp', '--dist', dist, '--version', 'v1'])).code).toBe(0)
     const exit = await runCli(['stamp', '--dist', dist, '--version', 'v2'])
     expect(exit.code).toBe(1)
-    expect(exit.stderr).toMatch(/holds other versions' manifests \(v1\.json\): stamp a build before copying it/)
+    expect(exit.stderr).toMatch(
+      /already stamped with version "v1", not "v2".*\(a web root.*: stamp a build before copying it/,
+    )
     expect(await readFile(join(dist, 'index.html'), 'utf8')).toContain('data-version="v1"')
     expect(await readdir(join(dist, '.deploy-notify', 'versions'))).toEqual(['v1.json'])
   })
