@@ -122,6 +122,10 @@ function single(where: string, command: Redis, subscriber: Redis, replicated: bo
     subscriber,
     replicated,
     async subscribe() {
+      // A SUBSCRIBE queued before the connection is ready goes out ahead of ioredis's own
+      // start-up commands, which Redis then refuses in subscriber mode: the connection drops
+      // and the replica is deaf until it is back.
+      if (subscriber.status !== 'ready') await new Promise((resolve) => subscriber.once('ready', resolve))
       await subscriber.subscribe(keys.channel)
       return keys
     },
