@@ -48,6 +48,9 @@ export async function openRedisStore(settings: RedisSettings, log: StoreLog, tim
   for (const client of [redis, subscriber]) {
     client.on('error', (error: Error) => {
       if (!started && isCertificateError(error)) {
+        // ioredis hears one error per socket; the server's TLS alert that follows a refused
+        // certificate would otherwise be thrown as an unhandled error after the one-line exit.
+        if ('stream' in client) client.stream?.on('error', () => {})
         const why = `does not verify against ${connection.trust}: ${error.message}`
         refuseStart(new RedisCertificateError(`the certificate of Redis (${where}) ${why}`))
       }
