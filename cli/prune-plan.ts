@@ -4,7 +4,8 @@
  */
 import type { FileRecord, VersionManifest } from '../build-time/version-manifest.js'
 import type { Deploy } from '../contract/deploy.js'
-import { OTHER_VERSIONS, type AppStatus } from '../server/status.js'
+import { OTHER_VERSIONS } from '../contract/pages.js'
+import type { AppStatus } from '../server/status.js'
 
 /** What open pages that report no version are counted as (server/routes/events.ts). */
 const UNKNOWN_VERSION = 'unknown'

@@ -1,4 +1,5 @@
-import { OTHER_VERSIONS, type AppStatus } from '../server/status.js'
+import { OTHER_VERSIONS } from '../contract/pages.js'
+import type { AppStatus } from '../server/status.js'
 import { sidecarEndpoint, sleep } from './sidecar-request.js'
 import { parseDuration } from './duration.js'
 import { openPages, readStatus } from './status-command.js'

@@ -2,7 +2,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Deploy } from '../contract/deploy.js'
 import type { Hub } from './hub.js'
 import type { Store } from './store/store.js'
-import { boundedVersions, MAX_VERSIONS, OTHER_VERSIONS, type StreamCounts } from './status.js'
+import { OTHER_VERSIONS } from '../contract/pages.js'
+import { boundedVersions, MAX_VERSIONS, type StreamCounts } from './status.js'
 
 export interface Metrics {
   registry: Registry

@@ -1,4 +1,4 @@
-import { OTHER_VERSIONS } from './status.js'
+import { OTHER_VERSIONS } from '../contract/pages.js'
 import type { StreamCounts } from './status.js'
 
 /**

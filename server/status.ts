@@ -8,7 +8,6 @@ import type { Store, StreamCounts } from './store/store.js'
  * hostile client would grow every sample and every scrape.
  */
 export const MAX_VERSIONS = 20
-export { OTHER_VERSIONS }
 
 /** How often the sampler records each app's open pages by version, and for how long. */
 export const SAMPLE_INTERVAL_MS = 10_000

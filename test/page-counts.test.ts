@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { MAX_TRACKED_VERSIONS, PageCounts } from '../server/page-counts.js'
-import { boundedVersions, MAX_VERSIONS, OTHER_VERSIONS } from '../server/status.js'
+import { OTHER_VERSIONS } from '../contract/pages.js'
+import { boundedVersions, MAX_VERSIONS } from '../server/status.js'
 
 // The structure behind /status, the samples and the metrics: what it holds per app is bounded
 // by constants, whatever pages claim, so each of them does bounded work.
