@@ -1,4 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
+import { cp, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -140,7 +142,9 @@ describe('docker-compose.yml', () => {
     async () => {
       if (!nginxBinary)
         throw new Error('nginx is required in CI: install it (apt-get install nginx-light) or set NGINX')
-      const app = join(ROOT, 'examples', 'compose-app')
+      // A copy in a folder of its own: nginx's workers (nobody) may not reach into the checkout.
+      const app = await mkdtemp(join(tmpdir(), 'deploy-notify-compose-'))
+      await cp(join(ROOT, 'examples', 'compose-app'), app, { recursive: true })
       const running = await startTestSidecar()
       const proxy = await startNginx(nginxBinary, { root: app, upstream: `127.0.0.1:${running.port}` })
       try {
@@ -157,6 +161,7 @@ describe('docker-compose.yml', () => {
       } finally {
         await proxy.stop()
         await running.close()
+        await rm(app, { recursive: true, force: true })
       }
     },
   )
